@@ -1,0 +1,103 @@
+# twpool - connection pooling for unmodified programs (LD_PRELOAD).
+#
+#   make            build/libtwpool.so and the bundled demo programs
+#   make test       unit + integration tests (installs packages as root)
+#   make demo       without/with the shim, side by side
+#   make bench      benchmarks (issue-grade numbers, medians and ratios)
+#   make asan|tsan  sanitizer builds in build-asan/ and build-tsan/, tested
+#   make fuzz       libFuzzer campaign on the configuration parser
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC ?= cc
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+BUILD ?= build
+CFLAGS ?= -O2 -g
+WERROR ?=
+SAN ?=
+
+SONAME = libtwpool.so.0
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(WERROR),-Werror)
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -Iinclude -Ishim $(WARN) $(SAN) $(CFLAGS)
+LIB_CFLAGS = $(ALL_CFLAGS) -fvisibility=hidden
+LDLIBS_LIB = -ldl -lpthread
+
+SHIM_SRC = $(wildcard shim/*.c)
+SHIM_OBJ = $(SHIM_SRC:shim/%.c=$(BUILD)/obj/%.o)
+# Internals for unit tests: everything but the interposed entry points.
+INT_OBJ = $(filter-out $(BUILD)/obj/hooks.o,$(SHIM_OBJ))
+
+LIB = $(BUILD)/libtwpool.so
+PROGS = $(BUILD)/twpool-server $(BUILD)/twpool-client
+UNIT_SRC = $(wildcard tests/unit/*.c)
+INTEG_SRC = $(wildcard tests/integration/test_*.c)
+TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
+
+.PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps
+
+all: $(LIB) $(PROGS)
+
+$(BUILD)/obj/%.o: shim/%.c shim/*.h include/twpool.h | $(BUILD)/obj
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+$(LIB): $(SHIM_OBJ)
+	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS_LIB)
+
+$(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+$(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_SRC) $(INT_OBJ) -lcriterion $(LDLIBS_LIB)
+
+$(BUILD)/integration-tests: $(INTEG_SRC) tests/integration/harness.c tests/integration/harness.h
+	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $(INTEG_SRC) tests/integration/harness.c -lcriterion -lpthread
+
+deps:
+	scripts/deps build
+
+test: deps-test all $(TEST_BINS)
+	scripts/run-tests $(BUILD)
+
+.PHONY: deps-test
+deps-test:
+	scripts/deps test
+
+check: test
+
+demo:
+	scripts/deps build
+	$(MAKE) all
+	scripts/demo $(BUILD)
+
+bench: all
+	scripts/deps bench
+	scripts/bench $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" CFLAGS="-O1 -g" test
+
+tsan:
+	$(MAKE) BUILD=build-tsan SAN="-fsanitize=thread" CFLAGS="-O1 -g" test
+
+fuzz:
+	scripts/fuzz $(FUZZ_SECONDS)
+
+install: $(LIB)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
+	sed 's|@LIBDIR@|$(LIBDIR)|' scripts/twpool > $(DESTDIR)$(BINDIR)/twpool
+	chmod 0755 $(DESTDIR)$(BINDIR)/twpool
+	install -m 0644 scripts/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
+	rm -f $(DESTDIR)$(BINDIR)/twpool $(DESTDIR)$(MANDIR)/man1/twpool.1
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

@@ -1,0 +1,92 @@
+/* twpool.h - the public contract of libtwpool.so.
+ *
+ * libtwpool.so is preloaded (LD_PRELOAD) into an unmodified program. It keeps
+ * the program's closed TCP connections to allow-listed targets open in a
+ * per-process pool and hands them back on the next connect() to the same
+ * target. Everything a user can set or read is declared here: environment
+ * variables with their defaults, and the metric names of the stats file.
+ *
+ * Any malformed setting makes the shim print one line on stderr, prefixed
+ * "twpool:", naming the variable and the bad token; the shim then passes
+ * every call through untouched. It never aborts or exits its host.
+ */
+#ifndef TWPOOL_H
+#define TWPOOL_H
+
+#define TWPOOL_VERSION "0.1.0"
+
+/* Comma-separated allow-list of targets. Entries:
+ *   1.2.3.4:6379    an IPv4 address (IPv4-mapped IPv6 connects match it too)
+ *   [::1]:6379      an IPv6 address
+ *   name:6379       a host name, resolved once, on the first connect() to
+ *                   that port; every address it resolves to matches
+ *   *:6379          any address on that port
+ * Unset or empty: the shim passes every call through untouched. */
+#define TWPOOL_ENV_TARGETS "TWPOOL_TARGETS"
+#define TWPOOL_MAX_TARGETS 64 /* entries in TWPOOL_TARGETS */
+
+/* Idle connections kept per target; the oldest is closed past it.
+ * 0 disables parking (every close is real). Range 0..1024. */
+#define TWPOOL_ENV_MAX_IDLE "TWPOOL_MAX_IDLE"
+#define TWPOOL_DEFAULT_MAX_IDLE 16
+
+/* Milliseconds an idle connection may wait in the pool. Below the 5 s
+ * keep-alive timeout of Apache and Node so that the shim, not the server,
+ * ends an idle connection in the common case. 0: no timeout. */
+#define TWPOOL_ENV_IDLE_TIMEOUT_MS "TWPOOL_IDLE_TIMEOUT_MS"
+#define TWPOOL_DEFAULT_IDLE_TIMEOUT_MS 4000
+
+/* A connection older than this (ms since its real connect, with up to 10 %
+ * jitter subtracted) is closed when it comes back to the pool. 0: no limit. */
+#define TWPOOL_ENV_MAX_LIFETIME_MS "TWPOOL_MAX_LIFETIME_MS"
+#define TWPOOL_DEFAULT_MAX_LIFETIME_MS 0
+
+/* A connection handed out this many times is closed when it comes back.
+ * 0: no limit. */
+#define TWPOOL_ENV_MAX_USES "TWPOOL_MAX_USES"
+#define TWPOOL_DEFAULT_MAX_USES 0
+
+/* Stats file path; "%p" becomes the pid. Unset: no stats file. The file is
+ * Prometheus text exposition format, replaced atomically (temp + rename). */
+#define TWPOOL_ENV_STATS "TWPOOL_STATS"
+
+/* Minimum milliseconds between two rewrites of the stats file while the
+ * program runs; it is written once more at exit. Range 10..3600000. */
+#define TWPOOL_ENV_STATS_INTERVAL_MS "TWPOOL_STATS_INTERVAL_MS"
+#define TWPOOL_DEFAULT_STATS_INTERVAL_MS 1000
+
+/* Log level: error, warn, info or debug. Lines are prefixed "twpool[pid]:".
+ * Configuration errors are printed whatever the level. */
+#define TWPOOL_ENV_LOG "TWPOOL_LOG"
+#define TWPOOL_DEFAULT_LOG "warn"
+
+/* Log destination file (appended); default stderr. */
+#define TWPOOL_ENV_LOG_FILE "TWPOOL_LOG_FILE"
+
+/* Metrics of the stats file. Every sample carries target="host:port". */
+#define TWPOOL_METRIC_CONNECTS "twpool_connects_total"  /* result=reused|fresh */
+#define TWPOOL_METRIC_CLOSES "twpool_closes_total"      /* result=parked|closed */
+#define TWPOOL_METRIC_DISCARDS "twpool_discards_total"  /* reason=... below */
+#define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
+
+/* Why a connection was closed for real instead of parked or reused (the
+ * reason label of twpool_discards_total):
+ *   unused        the program did not both write and read it
+ *   last_write    the last I/O was a write: a reply may still be coming
+ *   unread        unread bytes were waiting
+ *   eof           the peer closed it
+ *   error         a socket error was pending or seen
+ *   shutdown      the program called shutdown()
+ *   unsent        bytes were still unsent or unacknowledged
+ *   state         the TCP state was not ESTABLISHED
+ *   sockopt       an option the shim cannot restore was set after connect
+ *   shared        the connection may be shared with another process or fd
+ *   overflow      the target already had TWPOOL_MAX_IDLE idle connections
+ *   idle_timeout  it waited longer than TWPOOL_IDLE_TIMEOUT_MS
+ *   lifetime      it was older than TWPOOL_MAX_LIFETIME_MS
+ *   uses          it was handed out TWPOOL_MAX_USES times
+ *   stale         the check at checkout found it dead or dirty
+ *   fdlimit       the shim's bound on private fds was reached
+ */
+
+#endif /* TWPOOL_H */

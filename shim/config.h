@@ -1,0 +1,44 @@
+/* config.h - the TWPOOL_* environment, parsed once. */
+#ifndef TWP_CONFIG_H
+#define TWP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "key.h"
+#include "twpool.h"
+
+enum twp_spec_kind { TWP_SPEC_ADDR, TWP_SPEC_ANY, TWP_SPEC_NAME };
+
+#define TWP_NAME_MAX 254 /* longest DNS name */
+
+struct twp_spec {
+	enum twp_spec_kind kind;
+	uint16_t port;           /* network byte order */
+	struct twp_key key;      /* TWP_SPEC_ADDR */
+	char name[TWP_NAME_MAX]; /* TWP_SPEC_NAME */
+};
+
+enum twp_loglevel { TWP_LOG_ERROR, TWP_LOG_WARN, TWP_LOG_INFO, TWP_LOG_DEBUG };
+
+struct twp_config {
+	int enabled; /* targets given and every setting valid */
+	int nspecs;
+	struct twp_spec specs[TWPOOL_MAX_TARGETS];
+	unsigned max_idle;
+	unsigned idle_timeout_ms;
+	unsigned max_lifetime_ms;
+	unsigned max_uses;
+	unsigned stats_interval_ms;
+	enum twp_loglevel log_level;
+	char stats_path[4096]; /* "" when unset; %p not yet expanded */
+	char log_file[4096];
+};
+
+/* Parses the TWPOOL_* variables of envp (NULL-terminated "NAME=VALUE").
+ * Returns 0 with c filled in (c->enabled is 0 when no target is given), or
+ * -EINVAL with c->enabled = 0 and one human-readable line (no newline, no
+ * prefix) in err naming the variable and the bad token. */
+int twp_config_parse(struct twp_config *c, char *const *envp, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,44 @@
+/* conn.h - the life of a pooled connection, driven by the hooks.
+ *
+ * Each function is called by a hook only for a fd the shim watches (or, for
+ * connect, while the shim is on) and keeps the libc contract of the call it
+ * stands for: its return value, and errno set only on failure. */
+#ifndef TWP_CONN_H
+#define TWP_CONN_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* After a successful socket(): starts watching a TCP socket. */
+void twp_conn_socket(int fd, int domain, int type);
+
+/* connect(): hands over a pooled connection or connects for real. */
+int twp_conn_connect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* close(): parks a clean connection, closes anything else for real. */
+int twp_conn_close(int fd);
+
+/* Records the outcome of an I/O call on a tracked fd; keeps errno. */
+enum twp_io { TWP_IO_READ, TWP_IO_WRITE, TWP_IO_PEEK };
+void twp_conn_io(int fd, ssize_t r, enum twp_io dir);
+
+int twp_conn_shutdown(int fd, int how);
+int twp_conn_bind(int fd, const struct sockaddr *sa, socklen_t len);
+int twp_conn_setsockopt(int fd, int level, int name, const void *val, socklen_t len);
+int twp_conn_fcntl(int fd, int cmd, void *arg);
+int twp_conn_ioctl(int fd, unsigned long req, void *arg);
+
+/* dup()/F_DUPFD gave newfd, a second name for oldfd's socket. */
+void twp_conn_dup(int oldfd, int newfd);
+/* dup2()/dup3() (flags < 0 means dup2). */
+int twp_conn_dup3(int oldfd, int newfd, int flags);
+
+/* Closes idle connections past their time and rewrites the stats file
+ * when their intervals are due. Cheap when nothing is due. */
+void twp_conn_tick(void);
+
+/* In a forked child: the pool starts empty, the parent's idle fds are let
+ * go without a FIN (the parent still holds them). */
+void twp_conn_atfork_child(void);
+
+#endif

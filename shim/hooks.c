@@ -1,0 +1,209 @@
+/* hooks.c - the interposed entry points, and nothing else.
+ *
+ * Each hook passes straight through unless the fd is one the shim watches
+ * (one array load) or, for connect(), the shim is on; the decisions live in
+ * conn.c. While the shim is off (unconfigured, misconfigured, or before its
+ * constructor) twp_fdtab_size is 0 and nothing is ever watched. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "fdtab.h"
+#include "guard.h"
+#include "real.h"
+#include "child.h"
+
+#define HOOK __attribute__((visibility("default")))
+
+/* For fds the shim watches, outside its own recursive calls. */
+#define WATCHED(fd) (twp_fd_watched(fd) && !twp_busy)
+#define TRACKED(fd) (twp_fd_tracked(fd) && !twp_busy)
+
+HOOK int socket(int domain, int type, int protocol)
+{
+	int fd = twp_real.socket(domain, type, protocol);
+	if (fd >= 0 && twp_fdtab_size && !twp_busy)
+		twp_conn_socket(fd, domain, type);
+	return fd;
+}
+
+HOOK int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (!twp_fdtab_size || twp_busy)
+		return twp_real.connect(fd, sa, len);
+	return twp_conn_connect(fd, sa, len);
+}
+
+HOOK int close(int fd)
+{
+	if (!WATCHED(fd))
+		return twp_real.close(fd);
+	return twp_conn_close(fd);
+}
+
+HOOK int shutdown(int fd, int how)
+{
+	if (!TRACKED(fd))
+		return twp_real.shutdown(fd, how);
+	return twp_conn_shutdown(fd, how);
+}
+
+HOOK int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	if (!WATCHED(fd))
+		return twp_real.bind(fd, sa, len);
+	return twp_conn_bind(fd, sa, len);
+}
+
+HOOK int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (!WATCHED(fd))
+		return twp_real.setsockopt(fd, level, name, val, len);
+	return twp_conn_setsockopt(fd, level, name, val, len);
+}
+
+/* fcntl's third argument is an int or a pointer; both travel in one
+ * register on the ABIs glibc supports, so it is carried as a pointer. */
+static int fcntl_hook(int fd, int cmd, va_list ap)
+{
+	void *arg = va_arg(ap, void *);
+	if (!WATCHED(fd))
+		return twp_real.fcntl(fd, cmd, arg);
+	return twp_conn_fcntl(fd, cmd, arg);
+}
+
+HOOK int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	int r = fcntl_hook(fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+/* With _FILE_OFFSET_BITS=64 programs call fcntl64. */
+HOOK int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	int r = fcntl_hook(fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+HOOK int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!WATCHED(fd))
+		return twp_real.ioctl(fd, req, arg);
+	return twp_conn_ioctl(fd, req, arg);
+}
+
+HOOK int dup(int fd)
+{
+	int r = twp_real.dup(fd);
+	if (r >= 0 && WATCHED(fd))
+		twp_conn_dup(fd, r);
+	return r;
+}
+
+HOOK int dup2(int oldfd, int newfd)
+{
+	if (!WATCHED(oldfd) && !WATCHED(newfd))
+		return twp_real.dup2(oldfd, newfd);
+	return twp_conn_dup3(oldfd, newfd, -1);
+}
+
+HOOK int dup3(int oldfd, int newfd, int flags)
+{
+	if (!WATCHED(oldfd) && !WATCHED(newfd))
+		return twp_real.dup3(oldfd, newfd, flags);
+	return twp_conn_dup3(oldfd, newfd, flags);
+}
+
+/* The read/write family: the real call, then a note of what it did. */
+#define IO_HOOK(ret, name, dir, params, args) \
+	HOOK ret name params \
+	{ \
+		ret r = twp_real.name args; \
+		if (TRACKED(fd)) \
+			twp_conn_io(fd, r, dir); \
+		return r; \
+	}
+
+#define PEEK_OR_READ(flags) ((flags) & MSG_PEEK ? TWP_IO_PEEK : TWP_IO_READ)
+
+IO_HOOK(ssize_t, read, TWP_IO_READ, (int fd, void *b, size_t n), (fd, b, n))
+IO_HOOK(ssize_t, write, TWP_IO_WRITE, (int fd, const void *b, size_t n), (fd, b, n))
+IO_HOOK(ssize_t, readv, TWP_IO_READ, (int fd, const struct iovec *v, int n), (fd, v, n))
+IO_HOOK(ssize_t, writev, TWP_IO_WRITE, (int fd, const struct iovec *v, int n), (fd, v, n))
+IO_HOOK(ssize_t, recv, PEEK_OR_READ(f), (int fd, void *b, size_t n, int f), (fd, b, n, f))
+IO_HOOK(ssize_t, send, TWP_IO_WRITE, (int fd, const void *b, size_t n, int f), (fd, b, n, f))
+IO_HOOK(ssize_t, recvfrom, PEEK_OR_READ(f),
+	(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l), (fd, b, n, f, a, l))
+IO_HOOK(ssize_t, sendto, TWP_IO_WRITE,
+	(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l), (fd, b, n, f, a, l))
+IO_HOOK(ssize_t, recvmsg, PEEK_OR_READ(f), (int fd, struct msghdr *m, int f), (fd, m, f))
+IO_HOOK(ssize_t, sendmsg, TWP_IO_WRITE, (int fd, const struct msghdr *m, int f), (fd, m, f))
+
+ssize_t __read_chk(int fd, void *b, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void *b, size_t n, size_t buflen, int f);
+ssize_t __recvfrom_chk(int fd, void *b, size_t n, size_t buflen, int f,
+		       struct sockaddr *a, socklen_t *l);
+
+/* _FORTIFY_SOURCE builds call these; glibc's own reach read/recv
+ * internally, past the hooks above. */
+HOOK ssize_t __read_chk(int fd, void *b, size_t n, size_t buflen)
+{
+	(void)buflen;
+	return read(fd, b, n);
+}
+
+HOOK ssize_t __recv_chk(int fd, void *b, size_t n, size_t buflen, int f)
+{
+	(void)buflen;
+	return recv(fd, b, n, f);
+}
+
+HOOK ssize_t __recvfrom_chk(int fd, void *b, size_t n, size_t buflen, int f,
+			    struct sockaddr *a, socklen_t *l)
+{
+	(void)buflen;
+	return recvfrom(fd, b, n, f, a, l);
+}
+
+HOOK int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		     const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	return twp_child_begin()->posix_spawn(pid, path, fa, at, argv, envp);
+}
+
+HOOK int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+		      const posix_spawnattr_t *at, char *const argv[], char *const envp[])
+{
+	return twp_child_begin()->posix_spawnp(pid, file, fa, at, argv, envp);
+}
+
+HOOK int system(const char *cmd)
+{
+	return twp_child_begin()->system(cmd);
+}
+
+HOOK FILE *popen(const char *cmd, const char *mode)
+{
+	return twp_child_begin()->popen(cmd, mode);
+}
+
+/* A wrapper cannot return twice on one stack: vfork becomes fork. */
+HOOK pid_t vfork(void)
+{
+	return twp_child_begin()->fork();
+}

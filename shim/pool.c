@@ -1,0 +1,179 @@
+/* pool.c - the per-target idle lists. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(elt) (hash_oom = 1)
+static int hash_oom; /* set by uthash when an add ran out of memory */
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "pool.h"
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct twp_target *targets;
+static unsigned ntargets;
+static unsigned max_idle = 16;
+static unsigned idle_timeout_ms = 4000;
+
+static const char *const reason_names[TWP_R_COUNT] = {
+	[TWP_R_NONE] = "none", [TWP_R_UNUSED] = "unused",
+	[TWP_R_LAST_WRITE] = "last_write", [TWP_R_UNREAD] = "unread",
+	[TWP_R_EOF] = "eof", [TWP_R_ERROR] = "error", [TWP_R_SHUTDOWN] = "shutdown",
+	[TWP_R_UNSENT] = "unsent", [TWP_R_STATE] = "state", [TWP_R_SOCKOPT] = "sockopt",
+	[TWP_R_SHARED] = "shared", [TWP_R_OVERFLOW] = "overflow",
+	[TWP_R_IDLE_TIMEOUT] = "idle_timeout", [TWP_R_LIFETIME] = "lifetime",
+	[TWP_R_USES] = "uses", [TWP_R_STALE] = "stale", [TWP_R_FDLIMIT] = "fdlimit",
+};
+
+const char *twp_reason_name(enum twp_reason r)
+{
+	return (unsigned)r < TWP_R_COUNT ? reason_names[r] : "unknown";
+}
+
+void twp_pool_configure(unsigned idle_max, unsigned timeout_ms)
+{
+	max_idle = idle_max;
+	idle_timeout_ms = timeout_ms;
+}
+
+void twp_pool_lock(void) { pthread_mutex_lock(&pool_mu); }
+void twp_pool_unlock(void) { pthread_mutex_unlock(&pool_mu); }
+
+void twp_pool_atfork_child(void)
+{
+	pthread_mutex_init(&pool_mu, NULL);
+}
+
+struct twp_target *twp_pool_target(const struct twp_key *k)
+{
+	struct twp_target *t;
+	pthread_mutex_lock(&pool_mu);
+	HASH_FIND(hh, targets, k, sizeof(*k), t);
+	if (!t && ntargets < TWP_MAX_POOL_TARGETS && (t = calloc(1, sizeof(*t)))) {
+		t->key = *k;
+		twp_key_label(k, t->label, sizeof(t->label));
+		hash_oom = 0;
+		HASH_ADD(hh, targets, key, sizeof(t->key), t);
+		if (hash_oom) {
+			free(t);
+			t = NULL;
+		} else {
+			ntargets++;
+		}
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return t;
+}
+
+static int fam_index(int family) { return family == AF_INET6; }
+
+static void unlink_conn(struct twp_target *t, struct twp_conn *c)
+{
+	int i = fam_index(c->family);
+	if (c->prev) c->prev->next = c->next; else t->head[i] = c->next;
+	if (c->next) c->next->prev = c->prev; else t->tail[i] = c->prev;
+	c->prev = c->next = NULL;
+	t->nidle--;
+}
+
+/* Moves the idle connections of list i whose idle time is over to *out. */
+static void expire_list(struct twp_target *t, int i, uint64_t now_ms, struct twp_conn **out)
+{
+	while (idle_timeout_ms && t->tail[i] && now_ms - t->tail[i]->parked_ms >= idle_timeout_ms) {
+		struct twp_conn *c = t->tail[i];
+		unlink_conn(t, c);
+		c->next = *out;
+		*out = c;
+	}
+}
+
+struct twp_conn *twp_pool_take(struct twp_target *t, int family, uint64_t now_ms,
+			       struct twp_conn **expired)
+{
+	int i = fam_index(family);
+	pthread_mutex_lock(&pool_mu);
+	expire_list(t, i, now_ms, expired);
+	struct twp_conn *c = t->head[i];
+	if (c)
+		unlink_conn(t, c);
+	pthread_mutex_unlock(&pool_mu);
+	return c;
+}
+
+struct twp_conn *twp_pool_put(struct twp_target *t, struct twp_conn *c, uint64_t now_ms)
+{
+	struct twp_conn *evicted = NULL;
+	int i = fam_index(c->family);
+	c->parked_ms = now_ms;
+	pthread_mutex_lock(&pool_mu);
+	if (t->nidle >= max_idle) { /* evict the oldest of either family */
+		int j = t->tail[i] ? i : !i;
+		evicted = t->tail[j];
+		if (t->tail[!j] && (!evicted || t->tail[!j]->parked_ms < evicted->parked_ms))
+			evicted = t->tail[!j];
+		if (evicted)
+			unlink_conn(t, evicted);
+	}
+	if (t->nidle < max_idle) {
+		c->prev = NULL;
+		c->next = t->head[i];
+		if (c->next) c->next->prev = c; else t->tail[i] = c;
+		t->head[i] = c;
+		t->nidle++;
+	} else {
+		evicted = c; /* max_idle == 0 */
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return evicted;
+}
+
+void twp_pool_sweep(uint64_t now_ms, struct twp_conn **expired)
+{
+	pthread_mutex_lock(&pool_mu);
+	for (struct twp_target *t = targets; t; t = t->hh.next) {
+		expire_list(t, 0, now_ms, expired);
+		expire_list(t, 1, now_ms, expired);
+	}
+	pthread_mutex_unlock(&pool_mu);
+}
+
+int twp_pool_remove(struct twp_conn *c)
+{
+	int found = 0;
+	pthread_mutex_lock(&pool_mu);
+	struct twp_target *t = c->target;
+	for (struct twp_conn *p = t->head[fam_index(c->family)]; p; p = p->next)
+		if (p == c) {
+			unlink_conn(t, c);
+			found = 1;
+			break;
+		}
+	pthread_mutex_unlock(&pool_mu);
+	return found;
+}
+
+/* Called in a forked child, single-threaded, after twp_pool_atfork_child. */
+void twp_pool_drain(struct twp_conn **all)
+{
+	for (struct twp_target *t = targets; t; t = t->hh.next) {
+		for (int i = 0; i < 2; i++)
+			while (t->tail[i]) {
+				struct twp_conn *c = t->tail[i];
+				unlink_conn(t, c);
+				c->next = *all;
+				*all = c;
+			}
+		t->reused = t->fresh = t->parked = t->closed = 0;
+		for (int r = 0; r < TWP_R_COUNT; r++)
+			t->discards[r] = 0;
+	}
+}
+
+void twp_pool_each(void (*fn)(const struct twp_target *, void *), void *arg)
+{
+	pthread_mutex_lock(&pool_mu);
+	for (struct twp_target *t = targets; t; t = t->hh.next)
+		fn(t, arg);
+	pthread_mutex_unlock(&pool_mu);
+}

@@ -1,0 +1,108 @@
+/* sockopt.c - recording, replaying and undoing socket options. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "real.h"
+#include "sockopt.h"
+
+/* Options that decide how a connection is made or routed, or that cannot
+ * be read back and restored exactly (buffer sizes double and lock
+ * autotuning; filters and ULPs cannot be undone). */
+static int ruled_out(int level, int name)
+{
+	if (level == SOL_SOCKET)
+		switch (name) {
+		case SO_RCVBUF: case SO_SNDBUF: case SO_RCVBUFFORCE: case SO_SNDBUFFORCE:
+		case SO_BINDTODEVICE: case SO_MARK: case SO_ATTACH_FILTER:
+		case SO_ATTACH_BPF: case SO_DETACH_FILTER: case SO_LOCK_FILTER:
+		case SO_ATTACH_REUSEPORT_CBPF: case SO_ATTACH_REUSEPORT_EBPF:
+#ifdef SO_BINDTOIFINDEX
+		case SO_BINDTOIFINDEX:
+#endif
+			return 1;
+		}
+	if (level == IPPROTO_TCP)
+		switch (name) {
+		case TCP_ULP: case TCP_FASTOPEN_CONNECT: case TCP_REPAIR:
+		case TCP_REPAIR_QUEUE: case TCP_REPAIR_OPTIONS: case TCP_QUEUE_SEQ:
+		case TCP_MD5SIG: case TCP_MD5SIG_EXT: case TCP_CONGESTION:
+		case TCP_SAVE_SYN: case TCP_ZEROCOPY_RECEIVE:
+			return 1;
+		}
+	if (level == IPPROTO_IP && (name == IP_TRANSPARENT || name == IP_FREEBIND ||
+				    name == IP_BIND_ADDRESS_NO_PORT || name == IP_OPTIONS))
+		return 1;
+	return 0;
+}
+
+static struct twp_opt *find(struct twp_opts *o, int level, int name)
+{
+	for (int i = 0; i < o->n; i++)
+		if (o->o[i].level == level && o->o[i].name == name)
+			return &o->o[i];
+	return NULL;
+}
+
+/* Makes room for (level, name) in *opts, reading its current value from fd
+ * as the value to restore. NULL when it cannot be kept. */
+static struct twp_opt *remember(int fd, struct twp_opts **opts, int level, int name)
+{
+	if (!*opts && !(*opts = calloc(1, sizeof(**opts))))
+		return NULL;
+	struct twp_opt *e = find(*opts, level, name);
+	if (e)
+		return e;
+	if ((*opts)->n == TWP_OPTS_MAX)
+		return NULL;
+	e = &(*opts)->o[(*opts)->n];
+	e->level = level;
+	e->name = name;
+	e->orig_len = TWP_OPT_VAL_MAX;
+	if (twp_real.getsockopt(fd, level, name, e->orig, &e->orig_len) < 0)
+		return NULL;
+	(*opts)->n++;
+	return e;
+}
+
+int twp_sockopt_set(int fd, struct twp_opts **opts, int level, int name,
+		    const void *val, socklen_t len, int *unpoolable)
+{
+	int saved = errno;
+	struct twp_opt *e = NULL;
+	if (ruled_out(level, name) || len > TWP_OPT_VAL_MAX || !val ||
+	    !(e = remember(fd, opts, level, name)))
+		*unpoolable = 1;
+	errno = saved;
+	int r = twp_real.setsockopt(fd, level, name, val, len);
+	if (r == 0 && e) {
+		memcpy(e->val, val, len);
+		e->len = len;
+	}
+	return r;
+}
+
+int twp_sockopt_replay(int fd, const struct twp_opts *opts)
+{
+	for (int i = 0; opts && i < opts->n; i++) {
+		const struct twp_opt *e = &opts->o[i];
+		if (e->len && twp_real.setsockopt(fd, e->level, e->name, e->val, e->len) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int twp_sockopt_restore(int fd, struct twp_opts *opts)
+{
+	int err = 0;
+	for (int i = 0; opts && i < opts->n; i++) {
+		const struct twp_opt *e = &opts->o[i];
+		if (twp_real.setsockopt(fd, e->level, e->name, e->orig, e->orig_len) < 0)
+			err = -errno;
+	}
+	free(opts);
+	return err;
+}
