@@ -61,7 +61,7 @@ deps:
 	scripts/deps build
 
 test: deps-test all $(TEST_BINS)
-	scripts/run-tests $(BUILD)
+	TWPOOL_TEST_SAN="$(SAN)" scripts/run-tests $(BUILD)
 
 .PHONY: deps-test
 deps-test:

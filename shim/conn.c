@@ -459,6 +459,12 @@ int twp_conn_ioctl(int fd, unsigned long req, void *arg)
 		else
 			twp_slot_clear(s, TWP_S_NONBLOCK);
 	}
+	if (r == 0 && (req == FIOCLEX || req == FIONCLEX)) {
+		if (req == FIOCLEX)
+			twp_slot_set(s, TWP_S_CLOEXEC);
+		else
+			twp_slot_clear(s, TWP_S_CLOEXEC);
+	}
 	if (r == 0 && (req == FIOASYNC || req == FIOSETOWN || req == SIOCSPGRP))
 		twp_slot_nopool(s, TWP_R_SHARED);
 	return r;

@@ -95,12 +95,27 @@ int twp_sockopt_replay(int fd, const struct twp_opts *opts)
 	return 0;
 }
 
+/* Turning SO_LINGER off leaves its time as the program set it, visible to
+ * getsockopt; turning it on with the original time first puts that back. */
+static int restore_linger_time(int fd, const struct twp_opt *e)
+{
+	struct linger l;
+	if (e->level != SOL_SOCKET || e->name != SO_LINGER || e->orig_len != sizeof(l))
+		return 0;
+	memcpy(&l, e->orig, sizeof(l));
+	if (l.l_onoff)
+		return 0;
+	l.l_onoff = 1;
+	return twp_real.setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
 int twp_sockopt_restore(int fd, struct twp_opts *opts)
 {
 	int err = 0;
 	for (int i = 0; opts && i < opts->n; i++) {
 		const struct twp_opt *e = &opts->o[i];
-		if (twp_real.setsockopt(fd, e->level, e->name, e->orig, e->orig_len) < 0)
+		if (restore_linger_time(fd, e) < 0 ||
+		    twp_real.setsockopt(fd, e->level, e->name, e->orig, e->orig_len) < 0)
 			err = -errno;
 	}
 	free(opts);
