@@ -87,6 +87,9 @@
  *   uses          it was handed out TWPOOL_MAX_USES times
  *   stale         the check at checkout found it dead or dirty
  *   fdlimit       the shim's bound on private fds was reached
+ *   stdio         it was closed by fclose() (stdio's reads are invisible)
+ *   close_range   it was closed by close_range() or closefrom()
+ *   epoll         it was in more epoll sets than the shim keeps track of
  */
 
 #endif /* TWPOOL_H */

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "conn.h"
+#include "epoll.h"
 #include "fdtab.h"
 #include "init.h"
 #include "log.h"
@@ -79,6 +81,7 @@ void twp_conn_socket(int fd, int domain, int type)
 	atomic_store(&s->st, TWP_S_SOCK | TWP_S_FLAGS |
 		     (type & SOCK_NONBLOCK ? TWP_S_NONBLOCK : 0) |
 		     (type & SOCK_CLOEXEC ? TWP_S_CLOEXEC : 0));
+	twp_fdtab_note(fd);
 }
 
 /* Is fd an unbound TCP socket? For sockets the socket() hook did not see. */
@@ -139,6 +142,9 @@ static int handout(int fd, struct twp_slot *s, struct twp_conn *c)
 	s->conn = c;
 	s->why = 0;
 	atomic_store(&s->st, TWP_S_TRACKED | TWP_S_REUSED | flag_bits(nonblock, cloexec));
+	twp_fdtab_note(fd);
+	if (twp_epoll_restore(fd, s->ep) < 0)
+		twp_log(TWP_LOG_WARN, "fd %d: cannot re-register in epoll: %s", fd, strerror(errno));
 	return 0;
 }
 
@@ -187,6 +193,7 @@ static void track_fresh(int fd, struct twp_slot *s, struct twp_target *t, int fa
 	s->opts = NULL;
 	s->conn = c;
 	atomic_store(&s->st, TWP_S_TRACKED | flag_bits(nonblock, cloexec));
+	twp_fdtab_note(fd);
 }
 
 int twp_conn_connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -306,6 +313,7 @@ static enum twp_reason make_parkable(int fd, struct twp_conn *c)
 	c->fd = priv;
 	ps->conn = c;
 	atomic_store(&ps->st, TWP_S_PRIVATE);
+	twp_fdtab_note(priv);
 	return TWP_R_NONE;
 }
 
@@ -351,6 +359,7 @@ int twp_conn_close(int fd)
 	c->nonblock = !!(st & TWP_S_NONBLOCK);
 	if (why == TWP_R_NONE)
 		why = make_parkable(fd, c);
+	twp_epoll_forget(fd, s->ep);
 	twp_slot_reset(s);
 	errno = saved;
 	int r = twp_real.close(fd);
@@ -495,6 +504,7 @@ static void move_private(int fd, struct twp_slot *s)
 	c->fd = moved;
 	ms->conn = c;
 	atomic_store(&ms->st, TWP_S_PRIVATE);
+	twp_fdtab_note(moved);
 }
 
 int twp_conn_dup3(int oldfd, int newfd, int flags)
@@ -549,4 +559,89 @@ void twp_conn_atfork_child(void)
 		free(all);
 		all = next;
 	}
+}
+
+int twp_conn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct twp_slot *s = twp_slot(fd);
+	int r = twp_real.epoll_ctl(epfd, op, fd, ev);
+	if (r == 0 && !(atomic_load(&s->st) & TWP_S_PRIVATE)) {
+		int saved = errno;
+		if (twp_epoll_note(&s->ep, epfd, op, ev) < 0)
+			twp_slot_nopool(s, TWP_R_EPOLL);
+		errno = saved;
+	}
+	return r;
+}
+
+/* The program's fds in [first, last] are about to be closed in bulk. The
+ * shim's own fds among them are let go, and the program's connections are
+ * closed for real: parking one would make a private fd that the same bulk
+ * close could take away. */
+static void bulk_close(unsigned first, unsigned last)
+{
+	unsigned high = __atomic_load_n(&twp_fdtab_high, __ATOMIC_RELAXED);
+	for (unsigned fd = first; fd <= last && fd < high; fd++) {
+		struct twp_slot *s = &twp_fdtab[fd];
+		uint32_t st = atomic_load_explicit(&s->st, memory_order_relaxed);
+		if (st & TWP_S_PRIVATE) {
+			forget_private(s);
+		} else if (st & TWP_S_TRACKED && s->conn) {
+			struct twp_conn *c = s->conn;
+			count(&c->target->closed);
+			s->conn = NULL;
+			twp_slot_reset(s);
+			discard(c, TWP_R_CLOSE_RANGE);
+		} else if (st & TWP_S_WATCHED) {
+			twp_slot_reset(s);
+		}
+	}
+}
+
+int twp_conn_close_range(unsigned first, unsigned last, int flags)
+{
+	int saved = errno;
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+		bulk_close(first, last);
+	errno = saved;
+	int r = twp_real.close_range(first, last, flags);
+	if (r == 0 && flags & CLOSE_RANGE_CLOEXEC) {
+		unsigned high = __atomic_load_n(&twp_fdtab_high, __ATOMIC_RELAXED);
+		for (unsigned fd = first; fd <= last && fd < high; fd++)
+			if (atomic_load(&twp_fdtab[fd].st) & TWP_S_WATCHED)
+				twp_slot_set(&twp_fdtab[fd], TWP_S_CLOEXEC);
+	}
+	return r;
+}
+
+void twp_conn_closefrom(int lowfd)
+{
+	int saved = errno;
+	if (lowfd >= 0)
+		bulk_close((unsigned)lowfd, ~0u);
+	errno = saved;
+	twp_real.closefrom(lowfd);
+}
+
+/* glibc's fclose closes the fd internally, past the close() hook, and
+ * stdio's reads and writes are just as invisible: the connection is closed
+ * for real, and the shim's state follows. */
+int twp_conn_fclose(FILE *fp, int fd)
+{
+	struct twp_slot *s = twp_slot(fd);
+	uint32_t st = atomic_load(&s->st);
+	struct twp_conn *c = st & TWP_S_TRACKED ? s->conn : NULL;
+	twp_epoll_forget(fd, s->ep);
+	if (st & TWP_S_PRIVATE)
+		forget_private(s);
+	else
+		twp_slot_reset(s);
+	int r = twp_real_fclose()(fp);
+	if (c) {
+		int saved = errno;
+		count(&c->target->closed);
+		discard(c, TWP_R_STDIO);
+		errno = saved;
+	}
+	return r;
 }

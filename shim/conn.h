@@ -6,6 +6,8 @@
 #ifndef TWP_CONN_H
 #define TWP_CONN_H
 
+#include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -32,6 +34,16 @@ int twp_conn_ioctl(int fd, unsigned long req, void *arg);
 void twp_conn_dup(int oldfd, int newfd);
 /* dup2()/dup3() (flags < 0 means dup2). */
 int twp_conn_dup3(int oldfd, int newfd, int flags);
+
+/* epoll_ctl() on a watched fd: keeps the registration on record. */
+int twp_conn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+
+/* Bulk closes: the shim's bookkeeping for every fd in the range first. */
+int twp_conn_close_range(unsigned first, unsigned last, int flags);
+void twp_conn_closefrom(int lowfd);
+
+/* fclose() of a stream whose fd (fd) the shim watches. */
+int twp_conn_fclose(FILE *fp, int fd);
 
 /* Closes idle connections past their time and rewrites the stats file
  * when their intervals are due. Cheap when nothing is due. */

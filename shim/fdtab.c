@@ -6,7 +6,7 @@
 
 #include "fdtab.h"
 
-/* Largest fd number the shim tracks: 1 Mi slots of 24 bytes is 24 MiB of
+/* Largest fd number the shim tracks: 1 Mi slots of 32 bytes is 32 MiB of
  * address space, mapped lazily by the kernel as fds are used. */
 #define TWP_FDTAB_MAX (1u << 20)
 
@@ -35,6 +35,19 @@ void twp_slot_reset(struct twp_slot *s)
 	s->conn = NULL;
 	free(s->opts);
 	s->opts = NULL;
+	free(s->ep);
+	s->ep = NULL;
+}
+
+unsigned twp_fdtab_high;
+
+void twp_fdtab_note(int fd)
+{
+	unsigned cur = __atomic_load_n(&twp_fdtab_high, __ATOMIC_RELAXED);
+	while ((unsigned)fd >= cur &&
+	       !__atomic_compare_exchange_n(&twp_fdtab_high, &cur, (unsigned)fd + 1, 0,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 void twp_slot_nopool(struct twp_slot *s, unsigned reason)

@@ -30,12 +30,14 @@
 
 struct twp_conn;
 struct twp_opts;
+struct twp_epolls;
 
 struct twp_slot {
 	_Atomic uint32_t st;
 	uint16_t why;            /* discard reason behind TWP_S_NOPOOL */
 	struct twp_conn *conn;   /* TWP_S_TRACKED: the connection; PRIVATE: its owner */
 	struct twp_opts *opts;   /* options set before connect() (TWP_S_SOCK) */
+	struct twp_epolls *ep;   /* the program's epoll registrations of this fd */
 };
 
 extern struct twp_slot *twp_fdtab __attribute__((visibility("hidden")));
@@ -76,6 +78,11 @@ static inline void twp_slot_clear(struct twp_slot *s, uint32_t bits)
 {
 	atomic_fetch_and_explicit(&s->st, ~bits, memory_order_relaxed);
 }
+
+/* One past the highest fd number the shim ever watched: bulk closes
+ * (close_range, closefrom) scan the table only up to here. */
+extern unsigned twp_fdtab_high __attribute__((visibility("hidden")));
+void twp_fdtab_note(int fd);
 
 /* Forgets everything about fd (frees pending options). */
 void twp_slot_reset(struct twp_slot *s);

@@ -9,13 +9,16 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "fdtab.h"
 #include "guard.h"
 #include "real.h"
+#include "sys.h"
 #include "child.h"
 
 #define HOOK __attribute__((visibility("default")))
@@ -207,3 +210,64 @@ HOOK pid_t vfork(void)
 {
 	return twp_child_begin()->fork();
 }
+
+HOOK int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	if (!WATCHED(fd))
+		return twp_real.epoll_ctl(epfd, op, fd, ev);
+	return twp_conn_epoll_ctl(epfd, op, fd, ev);
+}
+
+HOOK int close_range(unsigned first, unsigned last, int flags)
+{
+	if (!twp_fdtab_size || twp_busy)
+		return twp_real.close_range(first, last, flags);
+	return twp_conn_close_range(first, last, flags);
+}
+
+/* glibc's closefrom reaches close_range internally, past the hook above. */
+HOOK void closefrom(int lowfd)
+{
+	if (!twp_fdtab_size || twp_busy)
+		twp_real.closefrom(lowfd);
+	else
+		twp_conn_closefrom(lowfd);
+}
+
+HOOK int fclose(FILE *fp)
+{
+	int saved = errno, fd = fp ? fileno(fp) : -1;
+	errno = saved;
+	if (!WATCHED(fd))
+		return twp_real_fclose()(fp);
+	return twp_conn_fclose(fp, fd);
+}
+
+#if TWP_HAVE_RAW_SYSCALL
+/* Event-loop libraries sometimes close or connect with raw syscall();
+ * those numbers go through the hooks, every other one straight through. */
+HOOK long syscall(long n, ...)
+{
+	va_list ap;
+	va_start(ap, n);
+	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+	if (twp_fdtab_size && !twp_busy)
+		switch (n) {
+		case SYS_close:
+			return close((int)a);
+		case SYS_connect:
+			return connect((int)a, (const struct sockaddr *)b, (socklen_t)c);
+		case SYS_close_range:
+			return close_range((unsigned)a, (unsigned)b, (int)c);
+		case SYS_dup3:
+			return dup3((int)a, (int)b, (int)c);
+#ifdef SYS_dup2
+		case SYS_dup2:
+			return dup2((int)a, (int)b);
+#endif
+		}
+	return twp_syscall(n, a, b, c, d, e, f);
+}
+#endif

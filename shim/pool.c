@@ -8,6 +8,7 @@ static int hash_oom; /* set by uthash when an add ran out of memory */
 #include <string.h>
 #include <sys/socket.h>
 
+#include "guard.h"
 #include "pool.h"
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -24,6 +25,7 @@ static const char *const reason_names[TWP_R_COUNT] = {
 	[TWP_R_SHARED] = "shared", [TWP_R_OVERFLOW] = "overflow",
 	[TWP_R_IDLE_TIMEOUT] = "idle_timeout", [TWP_R_LIFETIME] = "lifetime",
 	[TWP_R_USES] = "uses", [TWP_R_STALE] = "stale", [TWP_R_FDLIMIT] = "fdlimit",
+	[TWP_R_STDIO] = "stdio", [TWP_R_CLOSE_RANGE] = "close_range", [TWP_R_EPOLL] = "epoll",
 };
 
 const char *twp_reason_name(enum twp_reason r)
@@ -37,18 +39,31 @@ void twp_pool_configure(unsigned idle_max, unsigned timeout_ms)
 	idle_timeout_ms = timeout_ms;
 }
 
-void twp_pool_lock(void) { pthread_mutex_lock(&pool_mu); }
-void twp_pool_unlock(void) { pthread_mutex_unlock(&pool_mu); }
+/* While a thread holds the lock its hooks pass through: a signal handler
+ * calling close() on that thread then cannot deadlock on it. */
+void twp_pool_lock(void)
+{
+	twp_busy++;
+	pthread_mutex_lock(&pool_mu);
+}
 
+void twp_pool_unlock(void)
+{
+	pthread_mutex_unlock(&pool_mu);
+	twp_busy--;
+}
+
+/* The child of fork() inherits the lock taken by atfork_prepare. */
 void twp_pool_atfork_child(void)
 {
 	pthread_mutex_init(&pool_mu, NULL);
+	twp_busy--;
 }
 
 struct twp_target *twp_pool_target(const struct twp_key *k)
 {
 	struct twp_target *t;
-	pthread_mutex_lock(&pool_mu);
+	twp_pool_lock();
 	HASH_FIND(hh, targets, k, sizeof(*k), t);
 	if (!t && ntargets < TWP_MAX_POOL_TARGETS && (t = calloc(1, sizeof(*t)))) {
 		t->key = *k;
@@ -62,7 +77,7 @@ struct twp_target *twp_pool_target(const struct twp_key *k)
 			ntargets++;
 		}
 	}
-	pthread_mutex_unlock(&pool_mu);
+	twp_pool_unlock();
 	return t;
 }
 
@@ -92,12 +107,12 @@ struct twp_conn *twp_pool_take(struct twp_target *t, int family, uint64_t now_ms
 			       struct twp_conn **expired)
 {
 	int i = fam_index(family);
-	pthread_mutex_lock(&pool_mu);
+	twp_pool_lock();
 	expire_list(t, i, now_ms, expired);
 	struct twp_conn *c = t->head[i];
 	if (c)
 		unlink_conn(t, c);
-	pthread_mutex_unlock(&pool_mu);
+	twp_pool_unlock();
 	return c;
 }
 
@@ -106,7 +121,7 @@ struct twp_conn *twp_pool_put(struct twp_target *t, struct twp_conn *c, uint64_t
 	struct twp_conn *evicted = NULL;
 	int i = fam_index(c->family);
 	c->parked_ms = now_ms;
-	pthread_mutex_lock(&pool_mu);
+	twp_pool_lock();
 	if (t->nidle >= max_idle) { /* evict the oldest of either family */
 		int j = t->tail[i] ? i : !i;
 		evicted = t->tail[j];
@@ -124,24 +139,24 @@ struct twp_conn *twp_pool_put(struct twp_target *t, struct twp_conn *c, uint64_t
 	} else {
 		evicted = c; /* max_idle == 0 */
 	}
-	pthread_mutex_unlock(&pool_mu);
+	twp_pool_unlock();
 	return evicted;
 }
 
 void twp_pool_sweep(uint64_t now_ms, struct twp_conn **expired)
 {
-	pthread_mutex_lock(&pool_mu);
+	twp_pool_lock();
 	for (struct twp_target *t = targets; t; t = t->hh.next) {
 		expire_list(t, 0, now_ms, expired);
 		expire_list(t, 1, now_ms, expired);
 	}
-	pthread_mutex_unlock(&pool_mu);
+	twp_pool_unlock();
 }
 
 int twp_pool_remove(struct twp_conn *c)
 {
 	int found = 0;
-	pthread_mutex_lock(&pool_mu);
+	twp_pool_lock();
 	struct twp_target *t = c->target;
 	for (struct twp_conn *p = t->head[fam_index(c->family)]; p; p = p->next)
 		if (p == c) {
@@ -149,7 +164,7 @@ int twp_pool_remove(struct twp_conn *c)
 			found = 1;
 			break;
 		}
-	pthread_mutex_unlock(&pool_mu);
+	twp_pool_unlock();
 	return found;
 }
 
@@ -172,8 +187,8 @@ void twp_pool_drain(struct twp_conn **all)
 
 void twp_pool_each(void (*fn)(const struct twp_target *, void *), void *arg)
 {
-	pthread_mutex_lock(&pool_mu);
+	twp_pool_lock();
 	for (struct twp_target *t = targets; t; t = t->hh.next)
 		fn(t, arg);
-	pthread_mutex_unlock(&pool_mu);
+	twp_pool_unlock();
 }

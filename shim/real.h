@@ -8,6 +8,8 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/uio.h>
 
 typedef int (*twp_socket_fn)(int, int, int);
@@ -32,6 +34,10 @@ typedef int (*twp_ioctl_fn)(int, unsigned long, ...);
 typedef int (*twp_dup_fn)(int);
 typedef int (*twp_dup2_fn)(int, int);
 typedef int (*twp_dup3_fn)(int, int, int);
+typedef int (*twp_epoll_ctl_fn)(int, int, int, struct epoll_event *);
+typedef int (*twp_close_range_fn)(unsigned, unsigned, int);
+typedef void (*twp_closefrom_fn)(int);
+typedef int (*twp_fclose_fn)(FILE *);
 
 struct twp_real {
 	twp_socket_fn socket;
@@ -56,10 +62,17 @@ struct twp_real {
 	twp_dup_fn dup;
 	twp_dup2_fn dup2;
 	twp_dup3_fn dup3;
+	twp_epoll_ctl_fn epoll_ctl;
+	twp_close_range_fn close_range;
+	twp_closefrom_fn closefrom;
+	twp_fclose_fn fclose; /* NULL until loaded: see twp_real_fclose() */
 };
 
 extern struct twp_real twp_real __attribute__((visibility("hidden")));
 
 void twp_real_load(void);
+
+/* libc's fclose, loaded on first use if the constructor has not run. */
+twp_fclose_fn twp_real_fclose(void);
 
 #endif
