@@ -30,7 +30,7 @@ SHIM_OBJ = $(SHIM_SRC:shim/%.c=$(BUILD)/obj/%.o)
 INT_OBJ = $(filter-out $(BUILD)/obj/hooks.o,$(SHIM_OBJ))
 
 LIB = $(BUILD)/libtwpool.so
-PROGS = $(BUILD)/twpool-server $(BUILD)/twpool-client
+PROGS = $(patsubst tests/progs/%.c,$(BUILD)/%,$(wildcard tests/progs/twpool-*.c))
 UNIT_SRC = $(wildcard tests/unit/*.c)
 INTEG_SRC = $(wildcard tests/integration/test_*.c)
 TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests

@@ -46,6 +46,18 @@
 #define TWPOOL_ENV_MAX_USES "TWPOOL_MAX_USES"
 #define TWPOOL_DEFAULT_MAX_USES 0
 
+/* Bytes of a request kept on a connection taken from the pool, until the
+ * first byte of a reply arrives. When such a connection turns out dead
+ * before any reply byte (EOF, ECONNRESET, EPIPE), the shim connects afresh
+ * under the program's fd, re-sends these bytes, and the program's call
+ * goes on as if nothing happened. Past the bound, no replay for that use.
+ * 0 disables replay. Range 0..16777216. */
+#define TWPOOL_ENV_REPLAY_MAX "TWPOOL_REPLAY_MAX"
+#define TWPOOL_DEFAULT_REPLAY_MAX 65536
+
+/* Milliseconds a replay may wait for its fresh connection. */
+#define TWPOOL_REPLAY_CONNECT_TIMEOUT_MS 3000
+
 /* Stats file path; "%p" becomes the pid. Unset: no stats file. The file is
  * Prometheus text exposition format, replaced atomically (temp + rename). */
 #define TWPOOL_ENV_STATS "TWPOOL_STATS"
@@ -68,6 +80,7 @@
 #define TWPOOL_METRIC_CLOSES "twpool_closes_total"      /* result=parked|closed */
 #define TWPOOL_METRIC_DISCARDS "twpool_discards_total"  /* reason=... below */
 #define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
+#define TWPOOL_METRIC_REPLAYS "twpool_replays_total"    /* result=ok|failed */
 
 /* Why a connection was closed for real instead of parked or reused (the
  * reason label of twpool_discards_total):

@@ -147,6 +147,7 @@ static const struct num_setting num_settings[] = {
 	{ TWPOOL_ENV_IDLE_TIMEOUT_MS, offsetof(struct twp_config, idle_timeout_ms), 0, MS_MAX },
 	{ TWPOOL_ENV_MAX_LIFETIME_MS, offsetof(struct twp_config, max_lifetime_ms), 0, MS_MAX },
 	{ TWPOOL_ENV_MAX_USES, offsetof(struct twp_config, max_uses), 0, UINT_MAX - 1 },
+	{ TWPOOL_ENV_REPLAY_MAX, offsetof(struct twp_config, replay_max), 0, 16u << 20 },
 	{ TWPOOL_ENV_STATS_INTERVAL_MS, offsetof(struct twp_config, stats_interval_ms), 10, 3600000 },
 };
 
@@ -229,6 +230,7 @@ int twp_config_parse(struct twp_config *c, char *const *envp, char *err, size_t 
 	c->idle_timeout_ms = TWPOOL_DEFAULT_IDLE_TIMEOUT_MS;
 	c->max_lifetime_ms = TWPOOL_DEFAULT_MAX_LIFETIME_MS;
 	c->max_uses = TWPOOL_DEFAULT_MAX_USES;
+	c->replay_max = TWPOOL_DEFAULT_REPLAY_MAX;
 	c->stats_interval_ms = TWPOOL_DEFAULT_STATS_INTERVAL_MS;
 	c->log_level = TWP_LOG_WARN;
 	if (errlen)

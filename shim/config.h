@@ -29,6 +29,7 @@ struct twp_config {
 	unsigned idle_timeout_ms;
 	unsigned max_lifetime_ms;
 	unsigned max_uses;
+	unsigned replay_max;
 	unsigned stats_interval_ms;
 	enum twp_loglevel log_level;
 	char stats_path[4096]; /* "" when unset; %p not yet expanded */

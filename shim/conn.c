@@ -16,6 +16,7 @@
 #include "log.h"
 #include "pool.h"
 #include "real.h"
+#include "replay.h"
 #include "sockopt.h"
 #include "stats.h"
 #include "targets.h"
@@ -32,17 +33,12 @@ static void count(_Atomic uint64_t *ctr)
 static void discard(struct twp_conn *c, enum twp_reason why)
 {
 	int saved = errno;
-	if (c->fd >= 0) {
-		struct twp_slot *ps = twp_slot(c->fd);
-		if (ps)
-			twp_slot_reset(ps);
-		twp_real.close(c->fd);
-		atomic_fetch_sub(&twp_priv_count, 1);
-	}
-	count(&c->target->discards[why]);
 	twp_debug("discard %s fd=%d reason=%s uses=%u", c->target->label, c->fd,
 		  twp_reason_name(why), c->uses);
+	twp_conn_drop_private(c);
+	count(&c->target->discards[why]);
 	free(c->opts);
+	free(c->kept);
 	free(c);
 	errno = saved;
 }
@@ -141,7 +137,9 @@ static int handout(int fd, struct twp_slot *s, struct twp_conn *c)
 	c->gen = atomic_load(&twp_spawn_gen);
 	s->conn = c;
 	s->why = 0;
-	atomic_store(&s->st, TWP_S_TRACKED | TWP_S_REUSED | flag_bits(nonblock, cloexec));
+	c->nkept = 0;
+	atomic_store(&s->st, TWP_S_TRACKED | TWP_S_REUSED | flag_bits(nonblock, cloexec) |
+		     (twp_cfg.replay_max ? TWP_S_ARMED : 0));
 	twp_fdtab_note(fd);
 	if (twp_epoll_restore(fd, s->ep) < 0)
 		twp_log(TWP_LOG_WARN, "fd %d: cannot re-register in epoll: %s", fd, strerror(errno));
@@ -170,7 +168,8 @@ static uint64_t lifetime_deadline(uint64_t now)
 	return now + life - (uint64_t)((unsigned)rand() % (life / 10 + 1));
 }
 
-static void track_fresh(int fd, struct twp_slot *s, struct twp_target *t, int family)
+static void track_fresh(int fd, struct twp_slot *s, struct twp_target *t,
+			const struct sockaddr *sa, socklen_t len)
 {
 	int nonblock, cloexec;
 	uint32_t st = atomic_load(&s->st);
@@ -182,8 +181,10 @@ static void track_fresh(int fd, struct twp_slot *s, struct twp_target *t, int fa
 	}
 	uint64_t now = twp_now_ms();
 	c->fd = -1;
-	c->family = family;
+	c->family = sa->sa_family;
 	c->target = t;
+	c->peerlen = len < sizeof(c->peer) ? len : sizeof(c->peer);
+	memcpy(&c->peer, sa, c->peerlen);
 	c->nonblock = nonblock;
 	c->uses = 1;
 	c->gen = atomic_load(&twp_spawn_gen);
@@ -230,7 +231,7 @@ int twp_conn_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	int r = twp_real.connect(fd, sa, len);
 	saved = errno;
 	if (r == 0 || errno == EINPROGRESS || errno == EINTR) {
-		track_fresh(fd, s, t, sa->sa_family);
+		track_fresh(fd, s, t, sa, len);
 		count(&t->fresh);
 		twp_debug("connect fd=%d %s fresh", fd, t->label);
 	}
@@ -317,6 +318,18 @@ static enum twp_reason make_parkable(int fd, struct twp_conn *c)
 	return TWP_R_NONE;
 }
 
+void twp_conn_drop_private(struct twp_conn *c)
+{
+	if (c->fd < 0)
+		return;
+	struct twp_slot *ps = twp_slot(c->fd);
+	if (ps)
+		twp_slot_reset(ps);
+	twp_real.close(c->fd);
+	atomic_fetch_sub(&twp_priv_count, 1);
+	c->fd = -1;
+}
+
 /* The private fd behind s is gone (closed by the program, or its number
  * reused): the connection is let go if idle, or loses its spare fd if in use. */
 static void forget_private(struct twp_slot *s)
@@ -379,22 +392,33 @@ int twp_conn_close(int fd)
 	return r;
 }
 
-void twp_conn_io(int fd, ssize_t r, enum twp_io dir)
+void twp_conn_note(struct twp_slot *s, const struct twp_io *io, ssize_t r, int err)
 {
-	struct twp_slot *s = twp_slot(fd);
 	if (r > 0) {
-		if (dir == TWP_IO_READ)
-			twp_slot_set(s, TWP_S_READ | TWP_S_LASTREAD);
-		else if (dir == TWP_IO_WRITE) {
+		if (twp_io_writes(io)) {
 			twp_slot_set(s, TWP_S_WROTE);
 			twp_slot_clear(s, TWP_S_LASTREAD);
+		} else if (!(io->flags & MSG_PEEK)) {
+			twp_slot_set(s, TWP_S_READ | TWP_S_LASTREAD);
 		}
 	} else if (r == 0) {
-		if (dir != TWP_IO_WRITE)
+		if (!twp_io_writes(io))
 			twp_slot_set(s, TWP_S_EOF);
-	} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+	} else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
 		twp_slot_set(s, TWP_S_ERR);
 	}
+}
+
+ssize_t twp_conn_io(const struct twp_io *io)
+{
+	struct twp_slot *s = twp_slot(io->fd);
+	if (atomic_load_explicit(&s->st, memory_order_relaxed) & TWP_S_ARMED)
+		return twp_replay_io(s, io);
+	ssize_t r = twp_io_call(io, 0);
+	int err = errno;
+	twp_conn_note(s, io, r, err);
+	errno = err;
+	return r;
 }
 
 int twp_conn_shutdown(int fd, int how)

@@ -11,6 +11,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "fdtab.h"
+#include "io.h"
+#include "pool.h"
+
 /* After a successful socket(): starts watching a TCP socket. */
 void twp_conn_socket(int fd, int domain, int type);
 
@@ -20,9 +24,14 @@ int twp_conn_connect(int fd, const struct sockaddr *sa, socklen_t len);
 /* close(): parks a clean connection, closes anything else for real. */
 int twp_conn_close(int fd);
 
-/* Records the outcome of an I/O call on a tracked fd; keeps errno. */
-enum twp_io { TWP_IO_READ, TWP_IO_WRITE, TWP_IO_PEEK };
-void twp_conn_io(int fd, ssize_t r, enum twp_io dir);
+/* A read/write-family call on a tracked fd: made, and its outcome noted. */
+ssize_t twp_conn_io(const struct twp_io *io);
+
+/* Notes what call io did (r, with errno err) in the slot's state bits. */
+void twp_conn_note(struct twp_slot *s, const struct twp_io *io, ssize_t r, int err);
+
+/* Closes c's private fd, if it has one. */
+void twp_conn_drop_private(struct twp_conn *c);
 
 int twp_conn_shutdown(int fd, int how);
 int twp_conn_bind(int fd, const struct sockaddr *sa, socklen_t len);

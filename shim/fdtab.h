@@ -24,6 +24,7 @@
 #define TWP_S_SHUT      0x0800u /* shutdown() was called */
 #define TWP_S_NOPOOL    0x1000u /* never park or reuse: see slot->why */
 #define TWP_S_PRIVATE   0x2000u /* the shim's own fd (a pooled connection) */
+#define TWP_S_ARMED     0x4000u /* reused, no reply byte yet: replay possible */
 
 /* Bits that make a hook look at the slot at all. */
 #define TWP_S_WATCHED (TWP_S_SOCK | TWP_S_TRACKED | TWP_S_PRIVATE)

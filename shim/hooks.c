@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "fdtab.h"
 #include "guard.h"
+#include "io.h"
 #include "real.h"
 #include "sys.h"
 #include "child.h"
@@ -132,30 +133,37 @@ HOOK int dup3(int oldfd, int newfd, int flags)
 	return twp_conn_dup3(oldfd, newfd, flags);
 }
 
-/* The read/write family: the real call, then a note of what it did. */
-#define IO_HOOK(ret, name, dir, params, args) \
-	HOOK ret name params \
+/* The read/write family: untracked fds go straight through; a tracked
+ * fd's call is described once and handed to conn.c, which makes it. */
+#define IO_HOOK(name, params, passthrough, ...) \
+	HOOK ssize_t name params \
 	{ \
-		ret r = twp_real.name args; \
-		if (TRACKED(fd)) \
-			twp_conn_io(fd, r, dir); \
-		return r; \
+		if (!TRACKED(fd)) \
+			return twp_real.name passthrough; \
+		struct twp_io io = { .fd = fd, __VA_ARGS__ }; \
+		return twp_conn_io(&io); \
 	}
 
-#define PEEK_OR_READ(flags) ((flags) & MSG_PEEK ? TWP_IO_PEEK : TWP_IO_READ)
-
-IO_HOOK(ssize_t, read, TWP_IO_READ, (int fd, void *b, size_t n), (fd, b, n))
-IO_HOOK(ssize_t, write, TWP_IO_WRITE, (int fd, const void *b, size_t n), (fd, b, n))
-IO_HOOK(ssize_t, readv, TWP_IO_READ, (int fd, const struct iovec *v, int n), (fd, v, n))
-IO_HOOK(ssize_t, writev, TWP_IO_WRITE, (int fd, const struct iovec *v, int n), (fd, v, n))
-IO_HOOK(ssize_t, recv, PEEK_OR_READ(f), (int fd, void *b, size_t n, int f), (fd, b, n, f))
-IO_HOOK(ssize_t, send, TWP_IO_WRITE, (int fd, const void *b, size_t n, int f), (fd, b, n, f))
-IO_HOOK(ssize_t, recvfrom, PEEK_OR_READ(f),
-	(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l), (fd, b, n, f, a, l))
-IO_HOOK(ssize_t, sendto, TWP_IO_WRITE,
-	(int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l), (fd, b, n, f, a, l))
-IO_HOOK(ssize_t, recvmsg, PEEK_OR_READ(f), (int fd, struct msghdr *m, int f), (fd, m, f))
-IO_HOOK(ssize_t, sendmsg, TWP_IO_WRITE, (int fd, const struct msghdr *m, int f), (fd, m, f))
+IO_HOOK(read, (int fd, void *b, size_t n), (fd, b, n),
+	.kind = TWP_K_READ, .one = { b, n })
+IO_HOOK(write, (int fd, const void *b, size_t n), (fd, b, n),
+	.kind = TWP_K_WRITE, .one = { (void *)b, n })
+IO_HOOK(readv, (int fd, const struct iovec *v, int n), (fd, v, n),
+	.kind = TWP_K_READV, .iov = v, .iovcnt = n)
+IO_HOOK(writev, (int fd, const struct iovec *v, int n), (fd, v, n),
+	.kind = TWP_K_WRITEV, .iov = v, .iovcnt = n)
+IO_HOOK(recv, (int fd, void *b, size_t n, int f), (fd, b, n, f),
+	.kind = TWP_K_RECV, .one = { b, n }, .flags = f)
+IO_HOOK(send, (int fd, const void *b, size_t n, int f), (fd, b, n, f),
+	.kind = TWP_K_SEND, .one = { (void *)b, n }, .flags = f)
+IO_HOOK(recvfrom, (int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l),
+	(fd, b, n, f, a, l), .kind = TWP_K_RECVFROM, .one = { b, n }, .flags = f, .from = a, .fromlen = l)
+IO_HOOK(sendto, (int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l),
+	(fd, b, n, f, a, l), .kind = TWP_K_SENDTO, .one = { (void *)b, n }, .flags = f, .to = a, .tolen = l)
+IO_HOOK(recvmsg, (int fd, struct msghdr *m, int f), (fd, m, f),
+	.kind = TWP_K_RECVMSG, .msg = m, .flags = f)
+IO_HOOK(sendmsg, (int fd, const struct msghdr *m, int f), (fd, m, f),
+	.kind = TWP_K_SENDMSG, .msg = (struct msghdr *)m, .flags = f)
 
 ssize_t __read_chk(int fd, void *b, size_t n, size_t buflen);
 ssize_t __recv_chk(int fd, void *b, size_t n, size_t buflen, int f);

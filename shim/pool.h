@@ -9,6 +9,7 @@
 #define TWP_POOL_H
 
 #include <stdatomic.h>
+#include <netinet/in.h>
 #include <stdint.h>
 
 #include "key.h"
@@ -39,6 +40,10 @@ struct twp_conn {
 	uint64_t parked_ms;
 	struct twp_target *target;
 	struct twp_opts *opts;    /* options to undo before parking */
+	struct sockaddr_in6 peer; /* where it connects (sockaddr_in for AF_INET) */
+	socklen_t peerlen;
+	char *kept;               /* bytes written since handout, for a replay */
+	size_t nkept, keptcap;
 	struct twp_conn *prev, *next; /* idle list links */
 };
 
@@ -47,7 +52,7 @@ struct twp_target {
 	char label[TWP_LABEL_MAX];
 	struct twp_conn *head[2], *tail[2]; /* [0] AF_INET sockets, [1] AF_INET6 */
 	unsigned nidle;
-	_Atomic uint64_t reused, fresh, parked, closed;
+	_Atomic uint64_t reused, fresh, parked, closed, replays_ok, replays_failed;
 	_Atomic uint64_t discards[TWP_R_COUNT];
 	UT_hash_handle hh;
 };

@@ -53,7 +53,7 @@ static uint64_t get(const _Atomic uint64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
-enum family { F_CONNECTS, F_CLOSES, F_DISCARDS, F_IDLE, F_COUNT };
+enum family { F_CONNECTS, F_CLOSES, F_DISCARDS, F_IDLE, F_REPLAYS, F_COUNT };
 
 static void family_samples(const struct twp_target *t, void *arg)
 {
@@ -77,6 +77,10 @@ static void family_samples(const struct twp_target *t, void *arg)
 	case F_IDLE:
 		put(o, TWPOOL_METRIC_IDLE "{target=\"%s\"} %u\n", l, t->nidle);
 		break;
+	case F_REPLAYS:
+		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"ok\"} %llu\n", l, (unsigned long long)get(&t->replays_ok));
+		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"failed\"} %llu\n", l, (unsigned long long)get(&t->replays_failed));
+		break;
 	default:
 		break;
 	}
@@ -89,6 +93,7 @@ size_t twp_stats_render(char *buf, size_t size)
 		{ TWPOOL_METRIC_CLOSES, "counter", "Closes of pooled-target connections by the program, by result." },
 		{ TWPOOL_METRIC_DISCARDS, "counter", "Connections closed for real instead of parked or reused, by reason." },
 		{ TWPOOL_METRIC_IDLE, "gauge", "Idle connections in the pool now." },
+		{ TWPOOL_METRIC_REPLAYS, "counter", "Requests re-sent on a fresh connection after a reused one died before its reply." },
 	};
 	struct out o = { buf, size, 0 };
 	if (size)
