@@ -193,10 +193,9 @@ static int parse_path(const char *name, const char *val, char *dst, size_t size,
 static int parse_all(struct twp_config *c, char *const *envp, char *err, size_t errlen)
 {
 	for (char *const *e = envp; e && *e; e++)
-		if (!strncmp(*e, "TWPOOL_", 7) && !known_name(*e)) {
-			snprintf(err, errlen, "unknown variable '%.*s'", (int)strcspn(*e, "="), *e);
-			return -EINVAL;
-		}
+		if (!strncmp(*e, "TWPOOL_", 7) && !known_name(*e) && !c->warning[0])
+			snprintf(c->warning, sizeof(c->warning), "unknown variable '%.*s' ignored",
+				 (int)strcspn(*e, "="), *e);
 	for (size_t i = 0; i < sizeof(num_settings) / sizeof(num_settings[0]); i++) {
 		const struct num_setting *s = &num_settings[i];
 		const char *v = env_get(envp, s->name);

@@ -34,12 +34,15 @@ struct twp_config {
 	enum twp_loglevel log_level;
 	char stats_path[4096]; /* "" when unset; %p not yet expanded */
 	char log_file[4096];
+	char warning[160]; /* a TWPOOL_ variable this version does not know */
 };
 
 /* Parses the TWPOOL_* variables of envp (NULL-terminated "NAME=VALUE").
  * Returns 0 with c filled in (c->enabled is 0 when no target is given), or
  * -EINVAL with c->enabled = 0 and one human-readable line (no newline, no
- * prefix) in err naming the variable and the bad token. */
+ * prefix) in err naming the variable and the bad token. An unknown
+ * TWPOOL_ variable (a typo, a newer version's setting) is no error: it is
+ * named in c->warning. */
 int twp_config_parse(struct twp_config *c, char *const *envp, char *err, size_t errlen);
 
 #endif

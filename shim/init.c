@@ -55,6 +55,8 @@ int twp_init_with(const struct twp_config *cfg)
 {
 	twp_cfg = *cfg;
 	twp_log_open(&twp_cfg);
+	if (twp_cfg.warning[0])
+		twp_log(TWP_LOG_WARN, "%s", twp_cfg.warning);
 	if (!twp_cfg.enabled)
 		return 0;
 	twp_pool_configure(twp_cfg.max_idle, twp_cfg.idle_timeout_ms);
