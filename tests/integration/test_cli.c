@@ -1,0 +1,739 @@
+/* The twpool command (scripts/twpool) and its man page: argument checks,
+ * refusals, the environment it execs with, and twpool stat on real stats
+ * files written by the shim. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "twpool.h"
+
+static struct h_server srv;
+
+static void tw_up(void) { h_twserver_start(&srv, NULL); }
+static void down(void) { h_server_stop(&srv); }
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, f);
+	cr_assert(vasprintf(&s, f, ap) >= 0);
+	va_end(ap);
+	return s;
+}
+
+static char *twpool(void) { return fmt("%s/scripts/twpool", h_src()); }
+
+/* The library under test, whatever build directory it is in. */
+static char *lib(void)
+{
+	const char *l = getenv("TWPOOL_TEST_LIB");
+	return l ? (char *)l : fmt("%s/libtwpool.so", h_build());
+}
+
+static char *lib_env(void) { return fmt("TWPOOL_LIB=%s", lib()); }
+
+/* The sanitizer runtimes of the runner's preload value ("" for a plain
+ * build): they must stay first in LD_PRELOAD, before the shim. */
+static char *san_preload(void)
+{
+	char *all = strdup(h_preload()), *save = NULL, *out = strdup("");
+	for (char *w = strtok_r(all, " :", &save); w; w = strtok_r(NULL, " :", &save)) {
+		const char *base = strrchr(w, '/') ? strrchr(w, '/') + 1 : w;
+		if (strncmp(base, "libtwpool", 9))
+			out = fmt("%s%s%s", out, *out ? " " : "", w);
+	}
+	return out;
+}
+
+/* The default environment for twpool: the library under test, and the
+ * sanitizer runtime if any. */
+static char **tw_env(void)
+{
+	static char *env[3];
+	env[0] = lib_env();
+	env[1] = *san_preload() ? fmt("LD_PRELOAD=%s", san_preload()) : NULL;
+	return env;
+}
+
+/* The runner's TWPOOL_TEST_* variables are not twpool settings: without
+ * them the shim has no unknown TWPOOL_* name to warn about on stderr. */
+static const char *const unset_test_vars[] = {
+	"/usr/bin/env", "-u", "TWPOOL_TEST_BUILD", "-u", "TWPOOL_TEST_LIB", "-u",
+	"TWPOOL_TEST_SRC", "-u", "TWPOOL_TEST_PRELOAD", "-u", "TWPOOL_TEST_KEEP",
+};
+#define N_UNSET (sizeof(unset_test_vars) / sizeof(unset_test_vars[0]))
+
+/* Runs scripts/twpool with args (NULL-terminated); twpool itself is never
+ * preloaded. env NULL: tw_env(). */
+static void tw_argv(struct h_run *r, char *const env[], char *const args[])
+{
+	char *argv[N_UNSET + 64];
+	size_t n = 0;
+	for (; n < N_UNSET; n++)
+		argv[n] = (char *)unset_test_vars[n];
+	argv[n++] = twpool();
+	for (size_t i = 0; args[i]; i++) {
+		cr_assert_lt(n, N_UNSET + 63, "too many arguments for twpool");
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	h_run(r, argv, env ? env : tw_env(), 0, 60);
+	cr_assert_not(r->timed_out, "twpool %s timed out; stderr:\n%s", args[0], r->err);
+}
+
+static void tw(struct h_run *r, char *const env[], const char *arg, ...)
+{
+	char *args[64];
+	int n = 0;
+	va_list ap;
+	va_start(ap, arg);
+	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
+		cr_assert_lt(n, 63, "too many arguments for tw()");
+		args[n++] = (char *)a;
+	}
+	va_end(ap);
+	args[n] = NULL;
+	tw_argv(r, env, args);
+}
+
+/* Replaces path atomically, as the shim does; mtime 0: now. */
+static void write_file_at(const char *path, const char *text, time_t mtime)
+{
+	char *tmp = fmt("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	cr_assert(f, "cannot create %s", tmp);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	if (mtime) {
+		struct timespec ts[2] = { { .tv_sec = mtime }, { .tv_sec = mtime } };
+		cr_assert_eq(utimensat(AT_FDCWD, tmp, ts, 0), 0, "utimensat %s", tmp);
+	}
+	cr_assert_eq(rename(tmp, path), 0, "cannot rename %s", tmp);
+}
+
+static void write_file(const char *path, const char *text) { write_file_at(path, text, 0); }
+
+/* The line of text containing needle, as a new string, or NULL. */
+static char *line_with(const char *text, const char *needle)
+{
+	const char *p = strstr(text, needle);
+	if (!p)
+		return NULL;
+	const char *b = p, *e = strchr(p, '\n');
+	while (b > text && b[-1] != '\n')
+		b--;
+	return strndup(b, e ? (size_t)(e - b) : strlen(b));
+}
+
+/* --help, --version, the man page */
+
+Test(cli, help_documents_usage_and_exit_codes)
+{
+	struct h_run r;
+	tw(&r, NULL, "--help", NULL);
+	cr_assert_eq(r.status, 0, "--help exit status %d; stderr:\n%s", r.status, r.err);
+	const char *want[] = { "Usage: twpool", "twpool stat", "Exit status", "126", "127",
+			       TWPOOL_ENV_TARGETS, TWPOOL_ENV_STATS, TWPOOL_ENV_MAX_IDLE,
+			       TWPOOL_ENV_IDLE_TIMEOUT_MS, TWPOOL_ENV_MAX_LIFETIME_MS,
+			       TWPOOL_ENV_MAX_USES, TWPOOL_ENV_STATS_INTERVAL_MS, TWPOOL_ENV_LOG,
+			       TWPOOL_ENV_LOG_FILE };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(strstr(r.out, want[i]), "--help does not mention '%s':\n%s", want[i], r.out);
+	h_run_free(&r);
+}
+
+Test(cli, version_is_the_header_version)
+{
+	struct h_run r;
+	tw(&r, NULL, "--version", NULL);
+	cr_assert_eq(r.status, 0, "--version exit status %d", r.status);
+	cr_expect_str_eq(r.out, "twpool " TWPOOL_VERSION "\n",
+			 "--version says '%s'; include/twpool.h says " TWPOOL_VERSION
+			 ": update VERSION in scripts/twpool", r.out);
+	char *man = h_slurp(fmt("%s/scripts/twpool.1", h_src()));
+	cr_assert(man, "scripts/twpool.1 is missing");
+	cr_expect(strstr(man, "\"twpool " TWPOOL_VERSION "\""),
+		  "the .TH line of scripts/twpool.1 does not say twpool " TWPOOL_VERSION);
+	free(man);
+	h_run_free(&r);
+}
+
+Test(cli, man_page_covers_the_contract)
+{
+	char *man = h_slurp(fmt("%s/scripts/twpool.1", h_src()));
+	cr_assert(man, "scripts/twpool.1 is missing");
+	const char *want[] = { TWPOOL_ENV_TARGETS, TWPOOL_ENV_STATS, TWPOOL_ENV_MAX_IDLE,
+			       TWPOOL_ENV_IDLE_TIMEOUT_MS, TWPOOL_ENV_MAX_LIFETIME_MS,
+			       TWPOOL_ENV_MAX_USES, TWPOOL_ENV_STATS_INTERVAL_MS, TWPOOL_ENV_LOG,
+			       TWPOOL_ENV_LOG_FILE, TWPOOL_METRIC_CONNECTS, TWPOOL_METRIC_CLOSES,
+			       TWPOOL_METRIC_DISCARDS, TWPOOL_METRIC_IDLE, ".SH EXIT STATUS",
+			       ".SH LIMITATIONS", ".SH EXAMPLES" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(strstr(man, want[i]), "scripts/twpool.1 does not mention '%s'", want[i]);
+	free(man);
+}
+
+Test(cli, man_page_renders_without_warnings)
+{
+	if (access("/usr/bin/groff", X_OK))
+		cr_skip_test("groff is not installed");
+	char *argv[] = { "/usr/bin/groff", "-man", "-Tutf8", "-ww", "-z",
+			 fmt("%s/scripts/twpool.1", h_src()), NULL };
+	struct h_run r;
+	h_run(&r, argv, NULL, 0, 30);
+	cr_expect_eq(r.status, 0, "groff exit status %d:\n%s", r.status, r.err);
+	cr_expect_str_empty(r.err, "groff warns about scripts/twpool.1:\n%s", r.err);
+	h_run_free(&r);
+}
+
+/* Argument checks: exit 2, and the message names the culprit. */
+
+/* Arrays, not pointers: Criterion copies parameters into the test's
+ * process, where a pointer into the runner's memory is worthless. */
+struct bad_arg {
+	int argc;
+	char args[3][32];
+	char names[32]; /* the message must contain this */
+};
+
+ParameterizedTestParameters(cli, rejects_bad_argument)
+{
+	static struct bad_arg params[] = {
+		{ 2, { "--max-idle", "abc" }, "--max-idle" },
+		{ 2, { "--max-idle", "2000" }, "--max-idle" },
+		{ 2, { "--idle-timeout", "-5" }, "--idle-timeout" },
+		{ 2, { "--max-lifetime", "1e3" }, "--max-lifetime" },
+		{ 2, { "--max-uses", "" }, "--max-uses" },
+		{ 2, { "--stats-interval", "5" }, "--stats-interval" },
+		{ 2, { "-t", "127.0.0.1" }, "127.0.0.1" },
+		{ 2, { "-t", "::1:6379" }, "::1:6379" },
+		{ 2, { "-t", "[::1]:0" }, "[::1]:0" },
+		{ 2, { "-t", "[nope]:80" }, "[nope]:80" },
+		{ 2, { "-t", "1.2.3:80" }, "1.2.3:80" },
+		{ 2, { "-t", "127.0.0.1:1,host:70000" }, "host:70000" },
+		{ 2, { "--target", "*:" }, "*:" },
+		{ 2, { "-l", "loud" }, "loud" },
+		{ 1, { "--bogus" }, "--bogus" },
+		{ 2, { "-s", "" }, "-s" },
+		{ 2, { "-t", "127.0.0.1:1" }, "COMMAND" }, /* and nothing to run */
+	};
+	return cr_make_param_array(struct bad_arg, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct bad_arg *b, cli, rejects_bad_argument)
+{
+	char *args[8];
+	int n = 0;
+	for (int i = 0; i < b->argc; i++)
+		args[n++] = (char *)b->args[i];
+	if (strcmp(b->names, "COMMAND"))
+		args[n++] = "/bin/true";
+	args[n] = NULL;
+	struct h_run r;
+	tw_argv(&r, NULL, args);
+	cr_expect_eq(r.status, 2, "twpool %s %s: exit status %d, want 2; stderr:\n%s",
+		     b->args[0], b->args[1], r.status, r.err);
+	cr_expect(strstr(r.err, b->names), "twpool %s %s: the message does not name '%s':\n%s",
+		  b->args[0], b->args[1], b->names, r.err);
+	cr_expect(strstr(r.err, "--help"), "no usage hint after the error:\n%s", r.err);
+	h_run_free(&r);
+}
+
+Test(cli, rejects_bad_inherited_variable)
+{
+	char *env[] = { "TWPOOL_MAX_IDLE=lots", tw_env()[0], tw_env()[1], NULL };
+	struct h_run r;
+	tw(&r, env, "-t", "127.0.0.1:1", "/bin/true", NULL);
+	cr_expect_eq(r.status, 2, "exit status %d, want 2", r.status);
+	cr_expect(strstr(r.err, "TWPOOL_MAX_IDLE") && strstr(r.err, "lots"),
+		  "the message does not name TWPOOL_MAX_IDLE and its value:\n%s", r.err);
+	h_run_free(&r);
+
+	/* ... unless an option overrides it. */
+	tw(&r, env, "--max-idle", "3", "-t", "127.0.0.1:1", "/bin/true", NULL);
+	cr_expect_eq(r.status, 0, "exit status %d with --max-idle overriding; stderr:\n%s",
+		     r.status, r.err);
+	h_run_free(&r);
+}
+
+Test(cli, leaves_unknown_variables_to_the_shim)
+{
+	char *env[] = { "TWPOOL_NOT_A_SETTING=1", tw_env()[0], tw_env()[1], NULL };
+	struct h_run r;
+	tw(&r, env, "-t", "127.0.0.1:1", "/usr/bin/env", NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	cr_expect(strstr(r.out, "TWPOOL_NOT_A_SETTING=1\n"), "the variable was not passed on:\n%s",
+		  r.out);
+	h_run_free(&r);
+}
+
+/* COMMAND lookup and refusals */
+
+Test(cli, command_not_found_is_127)
+{
+	struct h_run r;
+	tw(&r, NULL, "-t", "127.0.0.1:1", "twpool-no-such-command", NULL);
+	cr_expect_eq(r.status, 127, "exit status %d, want 127", r.status);
+	cr_expect(strstr(r.err, "twpool-no-such-command"), "message does not name the command:\n%s",
+		  r.err);
+	h_run_free(&r);
+}
+
+Test(cli, command_not_executable_is_126)
+{
+	char *path = h_tmp("not-executable");
+	write_file(path, "#!/bin/sh\nexit 0\n");
+	cr_assert_eq(chmod(path, 0644), 0);
+	struct h_run r;
+	tw(&r, NULL, "-t", "127.0.0.1:1", path, NULL);
+	cr_expect_eq(r.status, 126, "exit status %d, want 126; stderr:\n%s", r.status,
+		     r.err);
+	h_run_free(&r);
+}
+
+Test(cli, refuses_setuid_and_setgid)
+{
+	const mode_t modes[] = { 04755, 02755 };
+	for (int i = 0; i < 2; i++) {
+		char *path = h_tmp(i ? "sgid-true" : "suid-true");
+		char *cp = fmt("cp /bin/true '%s'", path);
+		cr_assert_eq(system(cp), 0, "%s failed", cp);
+		cr_assert_eq(chmod(path, modes[i]), 0, "chmod %o %s", modes[i], path);
+		struct h_run r;
+		tw(&r, NULL, "-t", "127.0.0.1:1", path, NULL);
+		cr_expect_eq(r.status, 2, "%s (mode %o): exit status %d, want 2", path, modes[i],
+			     r.status);
+		cr_expect(strstr(r.err, i ? "setgid" : "setuid") && strstr(r.err, "LD_PRELOAD"),
+			  "the refusal does not say why:\n%s", r.err);
+		h_run_free(&r);
+	}
+}
+
+Test(cli, refuses_static_binary)
+{
+	char *src = h_tmp("static.c"), *bin = h_tmp("static-prog");
+	write_file(src, "int main(void) { return 3; }\n");
+	char *cc = fmt("cc -static -o '%s' '%s' 2>/dev/null", bin, src);
+	if (system(cc) != 0)
+		cr_skip_test("no static libc to build a static program with");
+
+	struct h_run r;
+	char *argv[] = { bin, NULL };
+	h_run(&r, argv, NULL, 0, 30);
+	cr_assert_eq(r.status, 3, "the static program itself does not run");
+	h_run_free(&r);
+
+	tw(&r, NULL, "-t", "127.0.0.1:1", bin, NULL);
+	cr_expect_eq(r.status, 2, "exit status %d, want 2; stderr:\n%s", r.status, r.err);
+	cr_expect(strstr(r.err, "statically linked"), "the refusal does not say why:\n%s", r.err);
+	h_run_free(&r);
+}
+
+Test(cli, runs_scripts_and_returns_their_status)
+{
+	char *path = h_tmp("script.sh");
+	write_file(path, "#!/bin/sh\necho \"ppid $PPID\"\nexit 7\n");
+	cr_assert_eq(chmod(path, 0755), 0);
+	struct h_run r;
+	tw(&r, NULL, "-t", "127.0.0.1:1", "--", path, NULL);
+	cr_expect_eq(r.status, 7, "exit status %d, want the script's 7; stderr:\n%s",
+		     r.status, r.err);
+	/* exec, not fork: the script's parent is whoever started twpool. */
+	long ppid = -1;
+	cr_expect(sscanf(r.out, "ppid %ld", &ppid) == 1 && ppid != -1, "no ppid line:\n%s", r.out);
+	cr_expect_eq(ppid, (long)getpid(), "the script's parent is %ld, not the test (%ld): twpool "
+		     "did not exec", ppid, (long)getpid());
+	h_run_free(&r);
+}
+
+Test(cli, warns_when_nothing_is_pooled)
+{
+	struct h_run r;
+	tw(&r, NULL, "/bin/true", NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	cr_expect(strstr(r.err, "nothing will be pooled"), "no warning without a target:\n%s", r.err);
+	h_run_free(&r);
+}
+
+/* The environment COMMAND gets */
+
+Test(cli, passes_settings_in_the_environment)
+{
+	char *san = san_preload();
+	char *env[] = { lib_env(), fmt("LD_PRELOAD=%s%slibm.so.6", san, *san ? " " : ""),
+			"TWPOOL_MAX_USES=7", "TWPOOL_IDLE_TIMEOUT_MS=100", NULL };
+	/* A relative stats path, from a directory of the test's own. */
+	char *dir = h_tmp("cwd");
+	cr_assert(mkdir(dir, 0755) == 0 && chdir(dir) == 0, "cannot make and enter %s", dir);
+	struct h_run r;
+	tw(&r, env, "-t", "127.0.0.1:6379", "--target", "[::1]:6380,*:11211", "-s", "rel-%p.prom",
+	   "--max-idle", "3", "--idle-timeout", "2500", "--max-lifetime", "60000",
+	   "--stats-interval", "50", "--log", "info", "--log-file", "/dev/null", "/usr/bin/env",
+	   NULL);
+	cr_assert_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+
+	char *preload = line_with(r.out, "LD_PRELOAD=");
+	cr_assert(preload, "no LD_PRELOAD in the environment:\n%s", r.out);
+	char *want = fmt("LD_PRELOAD=%s%s%s libm.so.6", san, *san ? " " : "", lib());
+	cr_expect_str_eq(preload, want, "the shim must come first (after a sanitizer runtime), "
+			 "the old LD_PRELOAD after it");
+
+	char cwd[4096];
+	cr_assert(getcwd(cwd, sizeof(cwd)));
+	const char *lines[] = {
+		"TWPOOL_TARGETS=127.0.0.1:6379,[::1]:6380,*:11211",
+		fmt("TWPOOL_STATS=%s/rel-%%p.prom", cwd), /* made absolute */
+		"TWPOOL_MAX_IDLE=3",
+		"TWPOOL_IDLE_TIMEOUT_MS=2500", /* the option beats the inherited value */
+		"TWPOOL_MAX_LIFETIME_MS=60000",
+		"TWPOOL_MAX_USES=7",           /* inherited, kept */
+		"TWPOOL_STATS_INTERVAL_MS=50",
+		"TWPOOL_LOG=info",
+		"TWPOOL_LOG_FILE=/dev/null",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		char *l = line_with(r.out, lines[i]);
+		cr_expect(l && !strcmp(l, lines[i]), "want the line %s in:\n%s", lines[i], r.out);
+		free(l);
+	}
+	h_run_free(&r);
+}
+
+Test(cli, verbose_sets_debug)
+{
+	struct h_run r;
+	tw(&r, NULL, "-v", "-t", "127.0.0.1:1", "/usr/bin/env", NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	char *l = line_with(r.out, "TWPOOL_LOG=");
+	cr_expect(l && !strcmp(l, "TWPOOL_LOG=debug"), "-v: want TWPOOL_LOG=debug, got %s", l);
+	cr_expect(strstr(r.err, "/usr/bin/env"), "-v does not show what it runs:\n%s", r.err);
+	h_run_free(&r);
+}
+
+/* Nothing but the settings is added: not the LC_CTYPE python sets for itself
+ * under the C locale, and no stray variables. */
+Test(cli, adds_nothing_else_to_the_environment)
+{
+	char *san = san_preload();
+	char *san_env = *san ? fmt("LD_PRELOAD=%s", san) : "PATH=/usr/bin:/bin";
+	char *argv[] = { "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", lib_env(), san_env, twpool(),
+			 "-t", "127.0.0.1:1", "/usr/bin/env", NULL };
+	struct h_run r;
+	h_run(&r, argv, NULL, 0, 30);
+	cr_assert_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	/* An LD_PRELOAD already set keeps its place in the environment. */
+	char *preload = fmt("LD_PRELOAD=%s%s%s\n", san, *san ? " " : "", lib());
+	char *want = fmt("PATH=/usr/bin:/bin\n%s\n%sTWPOOL_TARGETS=127.0.0.1:1\n%s", lib_env(),
+			 *san ? preload : "", *san ? "" : preload);
+	cr_expect_str_eq(r.out, want, "environment of COMMAND under env -i");
+	h_run_free(&r);
+}
+
+/* Python ignores SIGPIPE and SIGXFSZ; ignored signals survive exec. */
+Test(cli, leaves_no_signal_ignored)
+{
+	char *argv[] = { "/bin/grep", "^SigIgn:", "/proc/self/status", NULL };
+	struct h_run direct, r;
+	h_run(&direct, argv, NULL, 0, 30);
+	tw(&r, NULL, "-t", "127.0.0.1:1", "/bin/grep", "^SigIgn:", "/proc/self/status", NULL);
+	cr_assert_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	cr_expect_str_eq(r.out, direct.out, "COMMAND under twpool ignores other signals");
+	h_run_free(&direct);
+	h_run_free(&r);
+}
+
+Test(cli, installed_copy_finds_the_installed_library)
+{
+	/* What `make install` does, into a temporary prefix. */
+	char *prefix = h_tmp("prefix");
+	char *cmd = fmt("mkdir -p '%s/bin' '%s/lib' && cp '%s' '%s/lib/libtwpool.so.0' && "
+			"sed 's|@LIBDIR@|%s/lib|' '%s' > '%s/bin/twpool' && chmod 755 '%s/bin/twpool'",
+			prefix, prefix, lib(), prefix, prefix, twpool(), prefix, prefix);
+	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
+	char *argv[N_UNSET + 8];
+	size_t n = 0;
+	for (; n < N_UNSET; n++)
+		argv[n] = (char *)unset_test_vars[n];
+	char *tail[] = { "-u", "TWPOOL_LIB", fmt("%s/bin/twpool", prefix), "-t", "127.0.0.1:1",
+			 "/usr/bin/env", NULL };
+	memcpy(argv + n, tail, sizeof(tail));
+	char *san = san_preload();
+	char *env[] = { *san ? fmt("LD_PRELOAD=%s", san) : NULL, NULL };
+	struct h_run r;
+	h_run(&r, argv, env, 0, 30);
+	cr_assert_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	char *l = line_with(r.out, "LD_PRELOAD=");
+	char *want = fmt("LD_PRELOAD=%s%s%s/lib/libtwpool.so.0", san, *san ? " " : "", prefix);
+	cr_expect(l && !strcmp(l, want), "installed twpool preloads %s, want %s", l, want);
+	h_run_free(&r);
+}
+
+/* End to end: the client through twpool, the stats file, twpool stat */
+
+/* Runs 200 cycles of twpool-client through twpool against srv; returns the
+ * stats file it wrote. */
+static char *pooled_client_run(const char *name)
+{
+	char *stats = h_tmp(name);
+	char *port = fmt("%d", srv.port);
+	struct h_run r;
+	tw(&r, NULL, "-t", fmt("127.0.0.1:%d", srv.port), "-s", stats, "--",
+	   fmt("%s/twpool-client", h_build()), "-p", port, "-n", "200", NULL);
+	cr_assert_eq(r.status, 0, "twpool-client under twpool: exit status %d\n%s\n%s",
+		     r.status, r.out, r.err);
+	h_run_free(&r);
+	return stats;
+}
+
+Test(cli, end_to_end_client_reuses_connections, .init = tw_up, .fini = down, .timeout = 90)
+{
+	char *stats = pooled_client_run("e2e.prom");
+	long accepted = h_twserver_accepted(&srv);
+	cr_expect_leq(accepted, 3, "the server accepted %ld connections for 200 cycles", accepted);
+
+	char *text = h_slurp(stats);
+	cr_assert(text, "no stats file %s", stats);
+	char *label = fmt("target=\"127.0.0.1:%d\",result=\"reused\"", srv.port);
+	double reused = h_prom(text, TWPOOL_METRIC_CONNECTS, label);
+	cr_expect_geq(reused, 190, "stats file: %.0f reused connects, want >= 190:\n%s", reused, text);
+
+	struct h_run r;
+	tw(&r, NULL, "stat", stats, NULL);
+	cr_assert_eq(r.status, 0, "twpool stat: exit status %d; stderr:\n%s", r.status,
+		     r.err);
+	char *target = fmt("127.0.0.1:%d", srv.port);
+	char *row = line_with(r.out, target);
+	cr_assert(row, "twpool stat shows no row for %s:\n%s", target, r.out);
+	char name[128];
+	long shown = -1;
+	cr_expect(sscanf(row, " %127s %ld", name, &shown) == 2 && shown == (long)reused,
+		  "the row shows %ld reused, the file says %.0f:\n%s", shown, reused, r.out);
+	cr_expect(strstr(r.out, "REUSED") && strstr(r.out, "REUSE%"), "no table header:\n%s",
+		  r.out);
+	h_run_free(&r);
+}
+
+Test(cli, stats_file_parses_with_prometheus_client, .init = tw_up, .fini = down, .timeout = 90)
+{
+	char *stats = pooled_client_run("prom.prom");
+	const char *script =
+		"import sys\n"
+		"from prometheus_client.parser import text_string_to_metric_families\n"
+		"names = set()\n"
+		"for family in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+		"    names.update(s.name for s in family.samples)\n"
+		"print(' '.join(sorted(names)))\n";
+	char *argv[] = { "/usr/bin/python3", "-c", (char *)script, stats, NULL };
+	struct h_run r;
+	h_run(&r, argv, NULL, 0, 30);
+	cr_assert_eq(r.status, 0, "prometheus_client rejects %s:\n%s", stats, r.err);
+	const char *want[] = { TWPOOL_METRIC_CONNECTS, TWPOOL_METRIC_CLOSES, TWPOOL_METRIC_DISCARDS,
+			       TWPOOL_METRIC_IDLE, "twpool_info" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(strstr(r.out, want[i]), "prometheus_client found no %s; it found: %s",
+			  want[i], r.out);
+	h_run_free(&r);
+}
+
+/* twpool stat on files written here */
+
+static const char *canned =
+	"# HELP twpool_connects_total Connections handed to the program by connect(), by result.\n"
+	"# TYPE twpool_connects_total counter\n"
+	"twpool_connects_total{target=\"127.0.0.1:6379\",result=\"reused\"} %ld\n"
+	"twpool_connects_total{target=\"127.0.0.1:6379\",result=\"fresh\"} %ld\n"
+	"twpool_closes_total{target=\"127.0.0.1:6379\",result=\"parked\"} %ld\n"
+	"twpool_closes_total{target=\"127.0.0.1:6379\",result=\"closed\"} 1\n"
+	"twpool_discards_total{target=\"127.0.0.1:6379\",reason=\"unused\"} 1\n"
+	"twpool_discards_total{target=\"127.0.0.1:6379\",reason=\"eof\"} 0\n"
+	"twpool_idle_connections{target=\"127.0.0.1:6379\"} 2\n"
+	"twpool_replays_total{target=\"127.0.0.1:6379\",result=\"ok\"} 3\n"
+	"twpool_connects_total{target=\"odd\\\"name\\\\:1\",result=\"fresh\"} 4\n"
+	"twpool_info{version=\"0.1.0\",pid=\"1234\"} 1\n";
+
+static char *canned_text(long reused, long fresh, long parked)
+{
+	return fmt(canned, reused, fresh, parked);
+}
+
+Test(cli, stat_shows_every_metric)
+{
+	char *path = h_tmp("canned.prom");
+	write_file(path, canned_text(299, 1, 299));
+	struct h_run r;
+	tw(&r, NULL, "stat", path, NULL);
+	cr_assert_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	char *row = line_with(r.out, "127.0.0.1:6379 ");
+	cr_assert(row, "no row for the target:\n%s", r.out);
+	const char *want[] = { "299", "99.7%", "unused=1" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect(strstr(row, want[i]), "the row lacks %s: %s", want[i], row);
+	cr_expect(!strstr(row, "eof="), "a zero discard reason is shown: %s", row);
+	cr_expect(strstr(r.out, "replays") && strstr(r.out, "ok=3"), "extra metric not shown:\n%s",
+		  r.out);
+	cr_expect(strstr(r.out, "odd\"name\\:1"), "escaped label value not decoded:\n%s", r.out);
+	cr_expect(strstr(r.out, "pid 1234"), "twpool_info not shown:\n%s", r.out);
+	h_run_free(&r);
+}
+
+Test(cli, stat_errors_name_the_file)
+{
+	char *missing = h_tmp("missing.prom"), *bad = h_tmp("bad.prom");
+	write_file(bad, "twpool_connects_total{target=\"a:1\",result=\"reused\" 3\n");
+	struct h_run r;
+	tw(&r, NULL, "stat", missing, NULL);
+	cr_expect_eq(r.status, 1, "missing file: exit status %d, want 1", r.status);
+	cr_expect(strstr(r.err, missing), "the message does not name %s:\n%s", missing, r.err);
+	h_run_free(&r);
+
+	tw(&r, NULL, "stat", bad, NULL);
+	cr_expect_eq(r.status, 1, "malformed file: exit status %d, want 1", r.status);
+	cr_expect(strstr(r.err, bad) && strstr(r.err, "line 1"), "the message does not name %s "
+		  "and the line:\n%s", bad, r.err);
+	h_run_free(&r);
+
+	tw(&r, NULL, "stat", NULL);
+	cr_expect_eq(r.status, 2, "no argument: exit status %d, want 2", r.status);
+	h_run_free(&r);
+}
+
+/* Starts /bin/sleep with env; posix_spawn returns once it has exec'd. */
+static pid_t spawn_sleeper(char *const env[])
+{
+	pid_t pid;
+	char *argv[] = { "/bin/sleep", "60", NULL };
+	cr_assert_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv, env), 0, "posix_spawn sleep");
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+Test(cli, stat_finds_the_file_of_a_pid)
+{
+	char *pattern = h_tmp("bypid-%p.prom");
+	char *env[] = { fmt("TWPOOL_STATS=%s", pattern), NULL };
+	pid_t pid = spawn_sleeper(env);
+	char *path = h_tmp(fmt("bypid-%d.prom", (int)pid));
+	write_file(path, canned_text(10, 2, 10));
+
+	struct h_run r;
+	tw(&r, NULL, "stat", fmt("%d", (int)pid), NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	cr_expect(strstr(r.out, path) && strstr(r.out, "127.0.0.1:6379"),
+		  "twpool stat %d does not show %s:\n%s", (int)pid, path, r.out);
+	h_run_free(&r);
+	reap(pid);
+
+	char *none[] = { "NOTHING=here", NULL };
+	pid = spawn_sleeper(none);
+	tw(&r, NULL, "stat", fmt("%d", (int)pid), NULL);
+	cr_expect_eq(r.status, 1, "a process without TWPOOL_STATS: exit status %d, want 1",
+		     r.status);
+	cr_expect(strstr(r.err, "TWPOOL_STATS"), "the message does not say why:\n%s", r.err);
+	h_run_free(&r);
+	reap(pid);
+}
+
+/* Output of a child, read as it comes. */
+struct pipe_out {
+	int fd;
+	size_t len, cap;
+	char *buf;
+};
+
+/* Reads until needle appears at or after offset from, or EOF, or
+ * timeout_ms; returns whether it appeared. */
+static int read_until(struct pipe_out *o, size_t from, const char *needle, int timeout_ms)
+{
+	struct timespec start, t;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		o->buf[o->len] = '\0';
+		if (needle && strstr(o->buf + from, needle))
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = timeout_ms - ((t.tv_sec - start.tv_sec) * 1000 +
+					  (t.tv_nsec - start.tv_nsec) / 1000000);
+		struct pollfd pfd = { .fd = o->fd, .events = POLLIN };
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return 0;
+		if (o->len + 4096 >= o->cap) {
+			o->cap *= 2;
+			o->buf = realloc(o->buf, o->cap);
+			cr_assert(o->buf, "realloc");
+		}
+		ssize_t n = read(o->fd, o->buf + o->len, o->cap - o->len - 1);
+		if (n <= 0)
+			return 0;
+		o->len += (size_t)n;
+	}
+}
+
+/* -w waits for a missing file, shows rates between two versions of it, and
+ * exits 0 on Ctrl-C. */
+Test(cli, stat_watch_waits_shows_rates_and_quits_on_sigint, .timeout = 60)
+{
+	char *path = h_tmp("watch.prom");
+	unlink(path);
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		signal(SIGINT, SIG_DFL); /* python installs its handler only if not ignored */
+		execl(twpool(), twpool(), "stat", "-w", "-i", "0.1", path, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	struct pipe_out o = { .fd = fds[0], .cap = 1 << 16, .buf = malloc(1 << 16) };
+	cr_assert(o.buf);
+	o.buf[0] = '\0';
+	cr_expect(read_until(&o, 0, "waiting", 20000),
+		  "no sign of waiting for the missing file:\n%s", o.buf);
+
+	/* Two versions of the file, 4 s apart by their mtime: 100 connects,
+	 * 90 reused and 80 parked in between. */
+	time_t now = time(NULL);
+	size_t mark = o.len;
+	write_file_at(path, canned_text(90, 10, 80), now - 1);
+	cr_expect(read_until(&o, mark, "TARGET", 20000), "the file was not shown:\n%s", o.buf);
+	mark = o.len;
+	write_file_at(path, canned_text(180, 20, 160), now + 3);
+	int rated = read_until(&o, mark, " 25.0 ", 20000);
+	kill(pid, SIGINT);
+	read_until(&o, 0, NULL, 20000); /* to EOF */
+	close(fds[0]);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "twpool stat -w after SIGINT: status %d, want exit 0", status);
+
+	cr_expect(strstr(o.buf, "CONN/s") && strstr(o.buf, "TW-AVOIDED/s"),
+		  "no rate columns:\n%s", o.buf);
+	char *row = line_with(o.buf + mark, " 25.0 ");
+	cr_assert(rated && row, "no rates shown for the target:\n%s", o.buf);
+	cr_expect(strstr(row, "127.0.0.1:6379 ") && strstr(row, " 90.0% ") && strstr(row, " 20.0 "),
+		  "want 25.0 connects/s, 90.0%% reused and 20.0 parked/s in: %s\n(all output:\n%s)",
+		  row, o.buf);
+	free(o.buf);
+}
