@@ -188,7 +188,9 @@ Test(core, redis_benchmark_without_shim_leaves_time_wait, .init = redis_up, .fin
 	cr_assert(r.status == 0, "redis-benchmark failed:\n%s", r.err);
 	long accepted = h_redis_info(&srv, "total_connections_received") - before;
 	cr_expect_geq(accepted, 1000, "without twpool redis accepted only %ld connections", accepted);
-	cr_expect_geq(h_timewait(srv.port), 990, "without twpool each request leaves a TIME_WAIT");
+	/* Loopback may recycle a few TIME_WAIT sockets for new connects. */
+	int tw = h_timewait(srv.port);
+	cr_expect_geq(tw, 900, "without twpool each request leaves a TIME_WAIT: %d for 1000", tw);
 	h_run_free(&r);
 }
 

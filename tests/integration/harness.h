@@ -1,0 +1,115 @@
+/* harness.h - helpers for twpool's Criterion integration tests.
+ *
+ * The tests run real programs against real servers and assert on what the
+ * servers and the kernel saw. build/integration-tests runs inside a private
+ * network namespace (scripts/run-tests), so socket counts on loopback belong
+ * to the test alone. Environment, set by the Makefile and the runner:
+ *   TWPOOL_TEST_BUILD    build directory, absolute     default: h_src()/build
+ *   TWPOOL_TEST_LIB      absolute path of libtwpool.so default: h_build()/libtwpool.so
+ *   TWPOOL_TEST_PRELOAD  LD_PRELOAD value for children default: TWPOOL_TEST_LIB
+ *   TWPOOL_TEST_SRC      repository root, absolute     default: the cwd
+ *   TWPOOL_TEST_KEEP     set: keep temporary directories, for debugging
+ *
+ * Functions that cannot do their job (a server that does not start, a query
+ * that gets no answer) fail the current test with cr_assert_fail and a
+ * message that says what went wrong; they are for the test's own thread.
+ */
+#ifndef TWPOOL_HARNESS_H
+#define TWPOOL_HARNESS_H
+
+#include <sys/types.h>
+
+/* Directories and the preload value named above; never NULL. */
+const char *h_build(void);
+const char *h_src(void);
+const char *h_preload(void);
+
+/* A server the test started. own_conns is the harness's bookkeeping of its
+ * own connections to it (queries), so that the counts below can leave them
+ * out; tests do not touch it. */
+struct h_server {
+    pid_t pid;     /* 0 when not running */
+    int port;      /* on 127.0.0.1 */
+    char kind[16]; /* "redis" or "twpool" */
+    char dir[256]; /* private temp dir: logs, redis data; removed at stop */
+    int own_conns;
+};
+
+/* Starts redis-server on 127.0.0.1 on a free port with --save ''
+ * --appendonly no, its dir and log file in s->dir, then extra_args (shell
+ * words, may be NULL), and waits until it answers PING (10 s at most). */
+void h_redis_start(struct h_server *s, const char *extra_args);
+
+/* Starts build/twpool-server -p 0 followed by extra_args (shell words, may
+ * be NULL, e.g. "-c 100 -R") and reads its port from its "port N" line. Its
+ * stderr goes to s->dir/stderr.log. */
+void h_twserver_start(struct h_server *s, const char *extra_args);
+
+/* SIGTERM, waits (SIGKILL after 10 s), removes s->dir, sets s->pid to 0.
+ * Does nothing when s->pid is 0, so it is safe in a .fini fixture. Servers
+ * still running when the test process exits are stopped the same way (and
+ * killed by the kernel if that process dies). */
+void h_server_stop(struct h_server *s);
+
+/* The integer value of an INFO field (e.g. "total_connections_received"),
+ * or -1 if there is no such field. Queried over a fresh connection that the
+ * harness closes without leaving TIME_WAIT on the client side (it sends QUIT
+ * and waits for the server to close). total_connections_received and
+ * connected_clients leave out the harness's own connections, so they count
+ * only what the programs under test did. */
+long h_redis_info(struct h_server *s, const char *field);
+
+/* Sends one inline command (e.g. "DBSIZE", "CLIENT KILL TYPE normal") and
+ * returns its integer reply; any other reply fails the test. */
+long h_redis_cmd_int(struct h_server *s, const char *cmd);
+
+/* Connections twpool-server accepted since it started, leaving out the
+ * harness's own (queries through STATS, closed like h_redis_info's). */
+long h_twserver_accepted(struct h_server *s);
+
+/* A finished child program. out and err are NUL-terminated and complete. */
+struct h_run {
+    int status;    /* exit status, or 128 + signal number if killed */
+    int timed_out; /* 1 if the harness killed it at the timeout */
+    char *out;
+    char *err;
+};
+
+/* Runs argv (argv[0] looked up in PATH) with the runner's environment plus
+ * env_extra (NULL-terminated "NAME=VALUE" strings, may be NULL; they replace
+ * variables of the same name) and waits for it. The inherited environment
+ * loses LD_PRELOAD and every TWPOOL_* variable (TWPOOL_TEST_* included: the
+ * shim warns about names it does not know), so the test alone sets the
+ * shim's configuration. If preload, the child gets
+ * LD_PRELOAD=h_preload() (unless env_extra sets LD_PRELOAD itself). stdin
+ * is /dev/null. The child runs in its own process group; at timeout_s
+ * seconds (<= 0: 120) the whole group is killed. */
+void h_run(struct h_run *r, char *const argv[], char *const env_extra[], int preload,
+           int timeout_s);
+
+/* Frees r->out and r->err. */
+void h_run_free(struct h_run *r);
+
+/* Parses the last "requests R errors E crossed X ..." line of the clients'
+ * output into the non-NULL pointers. Returns 0, or -1 if there is none. */
+int h_client_line(const char *out, long *requests, long *errors, long *crossed);
+
+/* Sockets in TIME_WAIT, or ESTABLISHED, whose remote port is port, from
+ * /proc/net/tcp and /proc/net/tcp6 (this network namespace). Client-side
+ * sockets towards a server have the server's port as remote port. */
+int h_timewait(int port);
+int h_established(int port);
+
+/* Returns malloc'd "DIR/name" where DIR is this process's temp directory,
+ * created on first use and removed at exit. The caller frees the string. */
+char *h_tmp(const char *name);
+
+/* The whole file, malloc'd and NUL-terminated, or NULL if unreadable. */
+char *h_slurp(const char *path);
+
+/* Sum of the samples of metric (exact name) in Prometheus text whose label
+ * block contains label_substr ("" matches any, e.g. "result=\"reused\"").
+ * Returns -1 if no sample matches or text is NULL. */
+double h_prom(const char *text, const char *metric, const char *label_substr);
+
+#endif /* TWPOOL_HARNESS_H */
