@@ -380,9 +380,7 @@ int twp_conn_close(int fd)
 	if (why == TWP_R_NONE) {
 		count(&t->parked);
 		twp_debug("close fd=%d %s parked as fd %d", fd, t->label, c->fd);
-		struct twp_conn *evicted = twp_pool_put(t, c, now);
-		if (evicted)
-			discard(evicted, TWP_R_OVERFLOW);
+		discard_list(twp_pool_put(t, c, now), TWP_R_OVERFLOW);
 	} else {
 		count(&t->closed);
 		discard(c, why);

@@ -25,6 +25,8 @@ int twp_key_from_sockaddr(struct twp_key *k, const struct sockaddr *sa, socklen_
 		k->port = in6->sin6_port;
 		memcpy(k->addr, &in6->sin6_addr, 16);
 		k->family = memcmp(k->addr, v4mapped_prefix, 12) ? AF_INET6 : AF_INET;
+		if (k->family == AF_INET6)
+			k->scope = in6->sin6_scope_id;
 		return 0;
 	}
 	return -EAFNOSUPPORT;
@@ -38,6 +40,14 @@ void twp_key_label(const struct twp_key *k, char *buf, size_t size)
 		snprintf(buf, size, "%s:%u", host, ntohs(k->port));
 	} else {
 		inet_ntop(AF_INET6, k->addr, host, sizeof(host));
-		snprintf(buf, size, "[%s]:%u", host, ntohs(k->port));
+		if (k->scope)
+			snprintf(buf, size, "[%s%%%u]:%u", host, (unsigned)k->scope, ntohs(k->port));
+		else
+			snprintf(buf, size, "[%s]:%u", host, ntohs(k->port));
 	}
+}
+
+int twp_key_same_target(const struct twp_key *a, const struct twp_key *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
 }

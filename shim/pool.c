@@ -95,7 +95,9 @@ static void unlink_conn(struct twp_target *t, struct twp_conn *c)
 /* Moves the idle connections of list i whose idle time is over to *out. */
 static void expire_list(struct twp_target *t, int i, uint64_t now_ms, struct twp_conn **out)
 {
-	while (idle_timeout_ms && t->tail[i] && now_ms - t->tail[i]->parked_ms >= idle_timeout_ms) {
+	/* now may trail a parked_ms read on another thread's clock: no wrap. */
+	while (idle_timeout_ms && t->tail[i] && now_ms > t->tail[i]->parked_ms &&
+	       now_ms - t->tail[i]->parked_ms >= idle_timeout_ms) {
 		struct twp_conn *c = t->tail[i];
 		unlink_conn(t, c);
 		c->next = *out;
@@ -118,17 +120,17 @@ struct twp_conn *twp_pool_take(struct twp_target *t, int family, uint64_t now_ms
 
 struct twp_conn *twp_pool_put(struct twp_target *t, struct twp_conn *c, uint64_t now_ms)
 {
-	struct twp_conn *evicted = NULL;
+	struct twp_conn *out = NULL;
 	int i = fam_index(c->family);
 	c->parked_ms = now_ms;
 	twp_pool_lock();
-	if (t->nidle >= max_idle) { /* evict the oldest of either family */
-		int j = t->tail[i] ? i : !i;
-		evicted = t->tail[j];
-		if (t->tail[!j] && (!evicted || t->tail[!j]->parked_ms < evicted->parked_ms))
-			evicted = t->tail[!j];
-		if (evicted)
-			unlink_conn(t, evicted);
+	while (t->nidle && t->nidle >= max_idle) { /* evict the oldest of either family */
+		struct twp_conn *old = t->tail[0];
+		if (!old || (t->tail[1] && t->tail[1]->parked_ms < old->parked_ms))
+			old = t->tail[1];
+		unlink_conn(t, old);
+		old->next = out;
+		out = old;
 	}
 	if (t->nidle < max_idle) {
 		c->prev = NULL;
@@ -136,11 +138,12 @@ struct twp_conn *twp_pool_put(struct twp_target *t, struct twp_conn *c, uint64_t
 		if (c->next) c->next->prev = c; else t->tail[i] = c;
 		t->head[i] = c;
 		t->nidle++;
-	} else {
-		evicted = c; /* max_idle == 0 */
+	} else { /* max_idle == 0 */
+		c->next = out;
+		out = c;
 	}
 	twp_pool_unlock();
-	return evicted;
+	return out;
 }
 
 void twp_pool_sweep(uint64_t now_ms, struct twp_conn **expired)

@@ -70,8 +70,9 @@ struct twp_target *twp_pool_target(const struct twp_key *k);
 struct twp_conn *twp_pool_take(struct twp_target *t, int family, uint64_t now_ms,
 			       struct twp_conn **expired);
 
-/* Parks c (c->fd valid). When the target is full, its oldest idle
- * connection is returned for the caller to close; else NULL. */
+/* Parks c (c->fd valid). Returns the connections for the caller to close
+ * (linked by ->next, NULL if none): the oldest idle ones when the target
+ * was full, or c itself when TWPOOL_MAX_IDLE is 0. */
 struct twp_conn *twp_pool_put(struct twp_target *t, struct twp_conn *c, uint64_t now_ms);
 
 /* Moves every idle connection past its idle deadline into *expired. */

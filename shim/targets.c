@@ -59,7 +59,7 @@ static int name_matches(int i, const struct twp_spec *sp, const struct twp_key *
 		}
 	}
 	for (int j = 0; j < r->n; j++)
-		if (!memcmp(&r->keys[j], k, sizeof(*k)))
+		if (twp_key_same_target(&r->keys[j], k))
 			return 1;
 	return 0;
 }
@@ -72,7 +72,7 @@ int twp_targets_match(const struct twp_config *c, const struct twp_key *k)
 			continue;
 		if (sp->kind == TWP_SPEC_ANY)
 			return 1;
-		if (sp->kind == TWP_SPEC_ADDR && !memcmp(&sp->key, k, sizeof(*k)))
+		if (sp->kind == TWP_SPEC_ADDR && twp_key_same_target(&sp->key, k))
 			return 1;
 		if (sp->kind == TWP_SPEC_NAME && name_matches(i, sp, k))
 			return 1;
