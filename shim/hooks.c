@@ -17,12 +17,25 @@
 #include "conn.h"
 #include "fdtab.h"
 #include "guard.h"
+#include "init.h"
 #include "io.h"
 #include "real.h"
 #include "sys.h"
 #include "child.h"
 
 #define HOOK __attribute__((visibility("default")))
+
+/* The loader's entry points: the shim turns on before main() and writes
+ * its stats file once more at exit. */
+__attribute__((constructor)) static void twp_constructor(void)
+{
+	twp_init();
+}
+
+__attribute__((destructor)) static void twp_destructor(void)
+{
+	twp_fini();
+}
 
 /* For fds the shim watches, outside its own recursive calls. */
 #define WATCHED(fd) (twp_fd_watched(fd) && !twp_busy)

@@ -88,12 +88,7 @@ void twp_init(void)
 	twp_busy--;
 }
 
-__attribute__((constructor)) static void twp_constructor(void)
-{
-	twp_init();
-}
-
-__attribute__((destructor)) static void twp_destructor(void)
+void twp_fini(void)
 {
 	if (twp_fdtab_size)
 		twp_stats_write(1);

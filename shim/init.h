@@ -21,8 +21,11 @@ extern int twp_priv_max __attribute__((visibility("hidden")));
 extern _Atomic int twp_priv_count __attribute__((visibility("hidden")));
 
 /* Parses the environment and turns the shim on; runs once, from the
- * constructor. Until then every hook passes through. */
+ * constructor in hooks.c. Until then every hook passes through. */
 void twp_init(void);
+
+/* At exit: the last write of the stats file. */
+void twp_fini(void);
 
 /* Applies cfg as if it came from the environment (unit tests). */
 int twp_init_with(const struct twp_config *cfg);

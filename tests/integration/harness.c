@@ -476,17 +476,27 @@ static char *server_query(struct h_server *s, const char *req)
     return b.p;
 }
 
+static int port_in_any_socket(int port);
+
+/* A port no socket mentions, local or remote: an earlier test's TIME_WAIT
+ * sockets towards a recycled port would count against the next test. */
 static int free_port(void)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t len = sizeof(a);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-        cr_assert_fail("finding a free port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
+    for (int tries = 0; tries < 100; tries++) {
+        struct sockaddr_in a = { .sin_family = AF_INET };
+        socklen_t len = sizeof(a);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+            cr_assert_fail("finding a free port: %s", strerror(errno));
+        close(fd);
+        int port = ntohs(a.sin_port);
+        if (!port_in_any_socket(port))
+            return port;
+    }
+    cr_assert_fail("no port free of old sockets after 100 tries");
+    return -1;
 }
 
 /* Waits for redis to answer PING. 0: up; -1: it exited or stayed silent. */
@@ -541,7 +551,7 @@ void h_twserver_start(struct h_server *s, const char *extra_args)
     char path[PATH_MAX], *cmd;
     snprintf(path, sizeof(path), "%s/twpool-server", h_build());
     char *qpath = sh_quote(path);
-    if (asprintf(&cmd, "%s -p 0 %s", qpath, extra_args ? extra_args : "") < 0)
+    if (asprintf(&cmd, "%s -p %d %s", qpath, free_port(), extra_args ? extra_args : "") < 0)
         cr_assert_fail("asprintf: out of memory");
     free(qpath);
     int out[2];
@@ -661,6 +671,24 @@ static int count_state(int port, unsigned state)
         fclose(f);
     }
     return n;
+}
+
+static int port_in_any_socket(int port)
+{
+    static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    int seen = 0;
+    for (int i = 0; i < 2 && !seen; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (!f)
+            continue;
+        char line[512];
+        unsigned lport, rport;
+        while (!seen && fgets(line, sizeof(line), f))
+            seen = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x", &lport, &rport) == 2 &&
+                   (lport == (unsigned)port || rport == (unsigned)port);
+        fclose(f);
+    }
+    return seen;
 }
 
 int h_timewait(int port)

@@ -40,7 +40,7 @@ struct h_server {
  * words, may be NULL), and waits until it answers PING (10 s at most). */
 void h_redis_start(struct h_server *s, const char *extra_args);
 
-/* Starts build/twpool-server -p 0 followed by extra_args (shell words, may
+/* Starts build/twpool-server -p PORT (a port no socket mentions yet) followed by extra_args (shell words, may
  * be NULL, e.g. "-c 100 -R") and reads its port from its "port N" line. Its
  * stderr goes to s->dir/stderr.log. */
 void h_twserver_start(struct h_server *s, const char *extra_args);
