@@ -28,15 +28,18 @@ int twp_fdtab_init(void)
 	return 0;
 }
 
+/* The fields first, the state last with release: the thread that gets this
+ * fd number next (after a close, from socket() or a private dup) reads the
+ * state with acquire before touching the fields. */
 void twp_slot_reset(struct twp_slot *s)
 {
-	atomic_store_explicit(&s->st, 0, memory_order_relaxed);
 	s->why = 0;
 	s->conn = NULL;
 	free(s->opts);
 	s->opts = NULL;
 	free(s->ep);
 	s->ep = NULL;
+	atomic_store_explicit(&s->st, 0, memory_order_release);
 }
 
 unsigned twp_fdtab_high;
