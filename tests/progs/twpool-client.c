@@ -10,14 +10,15 @@
  * request pattern that twpool pools. -k keeps one connection for all cycles
  * instead (native keep-alive). -e uses non-blocking sockets and epoll instead
  * of blocking calls; like many event loops it relies on close() to drop the
- * epoll registration. -d sleeps DELAY_US microseconds between cycles.
+ * epoll registration. -d sleeps DELAY_US microseconds between cycles. -1
+ * makes each cycle one request, "ECHO PREFIX<T>-<i>", instead of two.
  *
  * A failed system call or an early EOF counts as an error, a wrong reply as
  * crossed; either way the cycle is abandoned and the next one starts on a
  * fresh socket. Each is reported on stderr unless -q. The last line on
  * stdout is always
  *   requests R errors E crossed X elapsed_ms T rps Q
- * with R = 2 x completed cycles. Exit status 0 iff E and X are 0.
+ * with R = 2 x completed cycles (1 x with -1). Exit status 0 iff E and X are 0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,7 +46,7 @@ static struct {
     long n, delay_us;
     int threads;
     const char *prefix;
-    bool keep, use_epoll, quiet;
+    bool keep, one, use_epoll, quiet;
 } cfg = { .n = 1000, .threads = 1, .prefix = "k" };
 
 struct worker {
@@ -223,6 +224,11 @@ static int cycle(struct worker *w, struct link *l, long i)
     char req[MAX_PREFIX + 64], want[64];
     if (l->fd < 0 && link_open(w, l) < 0)
         return -1;
+    if (cfg.one) { /* one request per connection */
+        snprintf(req, sizeof(req), "ECHO %s%d-%ld\n", cfg.prefix, w->idx, i);
+        snprintf(want, sizeof(want), "%s%d-%ld", cfg.prefix, w->idx, i);
+        return exchange(w, l, req, want);
+    }
     snprintf(req, sizeof(req), "SET %s%d-%ld v%d-%ld\n", cfg.prefix, w->idx, i, w->idx, i);
     if (exchange(w, l, req, "OK") < 0)
         return -1;
@@ -300,12 +306,13 @@ static void parse_opts(int argc, char **argv)
     const char *host = "127.0.0.1";
     long port = -1;
     int ch;
-    while ((ch = getopt(argc, argv, "h:p:n:kt:x:eqd:")) != -1) {
+    while ((ch = getopt(argc, argv, "h:p:n:k1t:x:eqd:")) != -1) {
         switch (ch) {
         case 'h': host = optarg; break;
         case 'p': port = num_arg(optarg, 1, 65535); break;
         case 'n': cfg.n = num_arg(optarg, 0, 1000000000); break;
         case 'k': cfg.keep = true; break;
+        case '1': cfg.one = true; break;
         case 't': cfg.threads = (int)num_arg(optarg, 1, MAX_THREADS); break;
         case 'x': cfg.prefix = optarg; break;
         case 'e': cfg.use_epoll = true; break;
@@ -357,7 +364,7 @@ int main(int argc, char **argv)
         crossed += ws[i].crossed;
     }
     long ns = elapsed_ns(&t0);
-    long requests = 2 * done;
+    long requests = (cfg.one ? 1 : 2) * done;
     long rps = ns > 0 ? (long)((double)requests * 1e9 / (double)ns) : 0;
     printf("requests %ld errors %ld crossed %ld elapsed_ms %ld rps %ld\n",
            requests, errors, crossed, ns / 1000000, rps);

@@ -23,7 +23,10 @@
  *
  * Fault injection: -c MS closes a connection MS ms after its last reply was
  * sent if no new request bytes arrived meanwhile (0: as soon as the replies
- * are sent); -R makes those closes send RST instead of FIN.
+ * are sent); -C MS closes a connection MS ms after its first reply was
+ * sent whatever arrives meanwhile, which it never reads (a server whose
+ * keep-alive timer fires while a request is on its way); -R makes those
+ * closes send RST instead of FIN.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -132,7 +135,7 @@ static const struct kv *kv_get(const char *k, size_t klen)
 
 /* ---- connections ---- */
 
-enum timer { T_NONE, T_SLEEP, T_IDLE };
+enum timer { T_NONE, T_SLEEP, T_IDLE, T_DOOM };
 
 struct conn {
     int fd;
@@ -149,14 +152,16 @@ struct conn {
     long sleep_ms;
     bool replied;         /* a reply was queued since the idle timer was armed */
     bool eof, quitting;
+    bool doomed;          /* -C: reads nothing more, closes when its timer fires */
 };
 
 static struct opts {
     const char *addr, *portfile;
     int port;
     long idle_close_ms; /* -1: never */
+    long doom_ms;       /* -C: -1: never */
     bool rst;
-} opt = { "127.0.0.1", NULL, 0, -1, false };
+} opt = { "127.0.0.1", NULL, 0, -1, -1, false };
 
 static int epfd, listen_fd, reserve_fd = -1;
 static struct conn **conns; /* indexed by fd */
@@ -434,7 +439,7 @@ static void handle_line(struct conn *c, char *line)
 /* A request must wait while an earlier one is unfinished or output piles up. */
 static bool conn_blocked(const struct conn *c)
 {
-    return c->timer == T_SLEEP || c->big_left || c->big_nl || c->quitting ||
+    return c->timer == T_SLEEP || c->big_left || c->big_nl || c->quitting || c->doomed ||
            out_pending(c) > OUT_HIGH_WATER;
 }
 
@@ -519,7 +524,8 @@ static int fill(struct conn *c)
 static int set_interest(struct conn *c)
 {
     uint32_t ev = 0;
-    if (!c->eof && !c->quitting && c->in_len < LINE_MAX_LEN && out_pending(c) <= OUT_HIGH_WATER)
+    if (!c->eof && !c->quitting && !c->doomed && c->in_len < LINE_MAX_LEN &&
+        out_pending(c) <= OUT_HIGH_WATER)
         ev |= EPOLLIN;
     if (out_pending(c))
         ev |= EPOLLOUT;
@@ -550,6 +556,10 @@ static void advance(struct conn *c)
     if (idle && (c->quitting || c->eof)) {
         conn_close(c, false);
         return;
+    }
+    if (idle && c->replied && opt.doom_ms >= 0 && !c->doomed) {
+        c->doomed = true; /* whatever arrives from now on is never read */
+        timer_arm(c, T_DOOM, opt.doom_ms);
     }
     if (idle && c->replied && c->in_len == 0 && opt.idle_close_ms >= 0) {
         if (opt.idle_close_ms == 0) {
@@ -583,7 +593,7 @@ static void on_timer(struct tentry t)
         return; /* stale: the connection or its timer is gone */
     enum timer kind = c->timer;
     c->timer = T_NONE;
-    if (kind == T_IDLE) {
+    if (kind == T_IDLE || kind == T_DOOM) {
         conn_close(c, opt.rst);
         return;
     }
@@ -697,14 +707,14 @@ static int write_portfile(const char *path, int port)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: twpool-server [-a ADDR] [-p PORT] [-P PORTFILE] [-c MS] [-R]\n");
+    fprintf(stderr, "usage: twpool-server [-a ADDR] [-p PORT] [-P PORTFILE] [-c MS] [-C MS] [-R]\n");
     exit(2);
 }
 
 static void parse_opts(int argc, char **argv)
 {
     int ch;
-    while ((ch = getopt(argc, argv, "a:p:P:c:R")) != -1) {
+    while ((ch = getopt(argc, argv, "a:p:P:c:C:R")) != -1) {
         switch (ch) {
         case 'a': opt.addr = optarg; break;
         case 'p': opt.port = (int)parse_num(optarg, 65535); break;
@@ -712,6 +722,11 @@ static void parse_opts(int argc, char **argv)
         case 'c':
             opt.idle_close_ms = parse_num(optarg, SLEEP_MAX_MS);
             if (opt.idle_close_ms < 0)
+                usage();
+            break;
+        case 'C':
+            opt.doom_ms = parse_num(optarg, SLEEP_MAX_MS);
+            if (opt.doom_ms < 0)
                 usage();
             break;
         case 'R': opt.rst = true; break;
