@@ -56,7 +56,10 @@ Test(bench, short_mode_runs_every_section, .timeout = 150)
 	char *argv[] = { fmt("%s/scripts/bench", h_src()), (char *)h_build(), "--short", "--out",
 			 out_dir, NULL };
 	struct h_run r;
-	h_run(&r, argv, NULL, 0, 120);
+	char *pre = NULL;
+	cr_assert(asprintf(&pre, "BENCH_PRELOAD=%s", h_preload()) >= 0);
+	char *env[] = { pre, NULL };
+	h_run(&r, argv, env, 0, 120);
 	cr_assert(!r.timed_out, "scripts/bench --short did not finish in 120 s:\n%s\n%s", r.out, r.err);
 	cr_assert(r.status == 0, "scripts/bench --short exited %d:\n%s\n%s", r.status, r.out, r.err);
 
