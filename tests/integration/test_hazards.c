@@ -31,7 +31,8 @@ static char *fmt(const char *f, ...)
 	return s;
 }
 
-/* The stats file of the run (one process: its pid replaced %p). */
+/* The stats files of the run, concatenated: each process of it (children
+ * too) writes its own, %p being its pid. */
 static char *stats_text(const char *pattern)
 {
 	char *dir = strdup(pattern);
