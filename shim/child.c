@@ -20,6 +20,7 @@ static void load(void)
 	real.system = (twp_system_fn)dlsym(RTLD_NEXT, "system");
 	real.popen = (twp_popen_fn)dlsym(RTLD_NEXT, "popen");
 	real.fork = (twp_fork_fn)dlsym(RTLD_NEXT, "fork");
+	real.fork_nohandlers = (twp_fork_fn)dlsym(RTLD_NEXT, "_Fork");
 	real.execve = (twp_execve_fn)dlsym(RTLD_NEXT, "execve");
 	real.execvpe = (twp_execve_fn)dlsym(RTLD_NEXT, "execvpe");
 	real.execv = (twp_execv_fn)dlsym(RTLD_NEXT, "execv");
@@ -39,4 +40,20 @@ const struct twp_child_real *twp_child_begin(void)
 {
 	atomic_fetch_add(&twp_spawn_gen, 1);
 	return twp_child_exec();
+}
+
+pid_t twp_child_fork_nohandlers(void)
+{
+	const struct twp_child_real *r = twp_child_exec();
+	if (!r->fork_nohandlers)
+		return r->fork();
+	if (!twp_fdtab_size)
+		return r->fork_nohandlers();
+	twp_atfork_prepare();
+	pid_t pid = r->fork_nohandlers();
+	if (pid == 0)
+		twp_atfork_child();
+	else
+		twp_atfork_parent();
+	return pid;
 }

@@ -20,7 +20,7 @@ struct twp_child_real {
 	twp_posix_spawn_fn posix_spawn, posix_spawnp;
 	twp_system_fn system;
 	twp_popen_fn popen;
-	twp_fork_fn fork;
+	twp_fork_fn fork, fork_nohandlers; /* fork, _Fork */
 	twp_execve_fn execve, execvpe;
 	twp_execv_fn execv, execvp;
 	twp_fexecve_fn fexecve;
@@ -30,6 +30,9 @@ struct twp_child_real {
  * connection in use now as possibly shared with the child, and makes every
  * connection parked in place close-on-exec. */
 const struct twp_child_real *twp_child_begin(void);
+
+/* _Fork() runs no fork handlers: the shim's own, around the real call. */
+pid_t twp_child_fork_nohandlers(void);
 
 /* Before an exec: parked connections close-on-exec. */
 const struct twp_child_real *twp_child_exec(void);

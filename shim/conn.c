@@ -291,6 +291,7 @@ static int activate(int fd, struct twp_slot *s, const struct twp_key *k, const s
 		start_use(s, c, nb, !!(st & TWP_S_CLOEXEC));
 		twp_debug("connect fd=%d %s reused in place (use %u)", fd, c->target->label, c->uses);
 		if (st & TWP_S_NONBLOCK) {
+			twp_slot_set(s, TWP_S_CONNPEND);
 			errno = EINPROGRESS; /* as a real non-blocking connect says */
 			return -1;
 		}
@@ -422,6 +423,10 @@ int twp_conn_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			return -1;
 		st = atomic_load(&s->st);
 	}
+	if (st & TWP_S_CONNPEND) { /* the first connect() after completion says 0 */
+		twp_slot_clear(s, TWP_S_CONNPEND);
+		return 0;
+	}
 	if (!target || st & (TWP_S_TRACKED | TWP_S_PRIVATE))
 		return twp_real.connect(fd, sa, len);
 	if (st & TWP_S_NOPOOL || (!(st & TWP_S_SOCK) && !is_plain_tcp(fd))) {
@@ -437,6 +442,7 @@ int twp_conn_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (c && handout(fd, s, c) == 0) {
 		twp_debug("connect fd=%d %s reused (use %u)", fd, t->label, c->uses);
 		if (atomic_load(&s->st) & TWP_S_NONBLOCK) {
+			twp_slot_set(s, TWP_S_CONNPEND);
 			errno = EINPROGRESS;
 			return -1;
 		}
@@ -528,11 +534,7 @@ int twp_conn_close(int fd)
 {
 	struct twp_slot *s = twp_slot(fd);
 	uint32_t st = atomic_load(&s->st);
-	if (st & TWP_S_PARKED) { /* closed already, to the program */
-		errno = EBADF;
-		return -1;
-	}
-	if (st & TWP_S_PRIVATE)
+	if (st & (TWP_S_PRIVATE | TWP_S_PARKED)) /* closed already, to the program */
 		return twp_conn_close_private(fd, s);
 	if (st & TWP_S_PROVISIONAL)
 		return close_provisional(fd, s);

@@ -172,13 +172,24 @@ int twp_conn_ioctl(int fd, unsigned long req, void *arg)
 	return r;
 }
 
+/* Two names for one socket: neither may be parked, nor handed a pooled
+ * connection (that would replace the socket under one name only). */
 void twp_conn_dup(int oldfd, int newfd)
 {
 	struct twp_slot *os = twp_slot(oldfd), *ns = twp_slot(newfd);
-	if (os && !(atomic_load(&os->st) & TWP_S_PRIVATE))
-		twp_slot_nopool(os, TWP_R_SHARED); /* two names for one socket */
-	if (ns && newfd != oldfd)
+	uint32_t ost = os ? atomic_load(&os->st) : 0;
+	if (ost & TWP_S_PRIVATE || newfd == oldfd)
+		return;
+	if (os)
+		twp_slot_nopool(os, TWP_R_SHARED);
+	if (ns) {
 		twp_slot_reset(ns);
+		if (ost & (TWP_S_SOCK | TWP_S_TRACKED)) {
+			twp_slot_nopool(ns, TWP_R_SHARED);
+			twp_slot_set(ns, TWP_S_SOCK);
+			twp_fdtab_note(newfd);
+		}
+	}
 }
 
 int twp_conn_dup_of(int oldfd)

@@ -29,6 +29,8 @@
 				 * program closed: not open, to the program */
 #define TWP_S_PROVISIONAL 0x10000u /* an idle connection socket() handed out;
 				    * the program has not connected it yet */
+#define TWP_S_CONNPEND  0x20000u /* a pooled connection was handed to a
+				  * non-blocking connect() (EINPROGRESS) */
 
 /* Bits that make a hook look at the slot at all. */
 #define TWP_S_WATCHED (TWP_S_SOCK | TWP_S_TRACKED | TWP_S_PRIVATE | TWP_S_PARKED | TWP_S_PROVISIONAL)

@@ -302,6 +302,11 @@ HOOK int execle(const char *path, const char *arg, ...)
 	return execve(path, argv, envp);
 }
 
+HOOK pid_t _Fork(void)
+{
+	return twp_child_fork_nohandlers();
+}
+
 /* A wrapper cannot return twice on one stack: vfork becomes fork. */
 HOOK pid_t vfork(void)
 {
