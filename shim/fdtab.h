@@ -25,9 +25,17 @@
 #define TWP_S_NOPOOL    0x1000u /* never park or reuse: see slot->why */
 #define TWP_S_PRIVATE   0x2000u /* the shim's own fd (a pooled connection) */
 #define TWP_S_ARMED     0x4000u /* reused, no reply byte yet: replay possible */
+#define TWP_S_PARKED    0x8000u /* an idle connection parked at the number the
+				 * program closed: not open, to the program */
+#define TWP_S_PROVISIONAL 0x10000u /* an idle connection socket() handed out;
+				    * the program has not connected it yet */
+#define TWP_S_CONNPEND  0x20000u /* a pooled connection was handed to a
+				  * non-blocking connect() (EINPROGRESS) */
 
 /* Bits that make a hook look at the slot at all. */
-#define TWP_S_WATCHED (TWP_S_SOCK | TWP_S_TRACKED | TWP_S_PRIVATE)
+#define TWP_S_WATCHED (TWP_S_SOCK | TWP_S_TRACKED | TWP_S_PRIVATE | TWP_S_PARKED | TWP_S_PROVISIONAL)
+/* Bits that make the read/write hooks look. */
+#define TWP_S_IO (TWP_S_TRACKED | TWP_S_PARKED | TWP_S_PROVISIONAL)
 
 struct twp_conn;
 struct twp_opts;
@@ -36,7 +44,8 @@ struct twp_epolls;
 struct twp_slot {
 	_Atomic uint32_t st;
 	uint16_t why;            /* discard reason behind TWP_S_NOPOOL */
-	struct twp_conn *conn;   /* TWP_S_TRACKED: the connection; PRIVATE: its owner */
+	struct twp_conn *conn;   /* TRACKED, PARKED, PROVISIONAL: the connection;
+				  * PRIVATE: the connection whose spare fd it is */
 	struct twp_opts *opts;   /* options set before connect() (TWP_S_SOCK) */
 	struct twp_epolls *ep;   /* the program's epoll registrations of this fd */
 };
@@ -68,6 +77,11 @@ static inline int twp_fd_watched(int fd)
 static inline int twp_fd_tracked(int fd)
 {
 	return (twp_slot_st(fd) & TWP_S_TRACKED) != 0;
+}
+
+static inline int twp_fd_io(int fd)
+{
+	return (twp_slot_st(fd) & TWP_S_IO) != 0;
 }
 
 static inline void twp_slot_set(struct twp_slot *s, uint32_t bits)

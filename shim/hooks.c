@@ -39,12 +39,15 @@ __attribute__((destructor)) static void twp_destructor(void)
 
 /* For fds the shim watches, outside its own recursive calls. */
 #define WATCHED(fd) (twp_fd_watched(fd) && !twp_busy)
-#define TRACKED(fd) (twp_fd_tracked(fd) && !twp_busy)
+#define IO_WATCHED(fd) (twp_fd_io(fd) && !twp_busy)
 
 HOOK int socket(int domain, int type, int protocol)
 {
-	int fd = twp_real.socket(domain, type, protocol);
-	if (fd >= 0 && twp_fdtab_size && !twp_busy)
+	int on = twp_fdtab_size && !twp_busy, fd;
+	if (on && (fd = twp_conn_socket_pooled(domain, type, protocol)) >= 0)
+		return fd;
+	fd = twp_real.socket(domain, type, protocol);
+	if (fd >= 0 && on)
 		twp_conn_socket(fd, domain, type);
 	return fd;
 }
@@ -65,7 +68,7 @@ HOOK int close(int fd)
 
 HOOK int shutdown(int fd, int how)
 {
-	if (!TRACKED(fd))
+	if (!IO_WATCHED(fd))
 		return twp_real.shutdown(fd, how);
 	return twp_conn_shutdown(fd, how);
 }
@@ -82,6 +85,13 @@ HOOK int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	if (!WATCHED(fd))
 		return twp_real.setsockopt(fd, level, name, val, len);
 	return twp_conn_setsockopt(fd, level, name, val, len);
+}
+
+HOOK int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	if (!WATCHED(fd))
+		return twp_real.getsockopt(fd, level, name, val, len);
+	return twp_conn_getsockopt(fd, level, name, val, len);
 }
 
 /* fcntl's third argument is an int or a pointer; both travel in one
@@ -126,10 +136,9 @@ HOOK int ioctl(int fd, unsigned long req, ...)
 
 HOOK int dup(int fd)
 {
-	int r = twp_real.dup(fd);
-	if (r >= 0 && WATCHED(fd))
-		twp_conn_dup(fd, r);
-	return r;
+	if (!WATCHED(fd))
+		return twp_real.dup(fd);
+	return twp_conn_dup_of(fd);
 }
 
 HOOK int dup2(int oldfd, int newfd)
@@ -151,7 +160,7 @@ HOOK int dup3(int oldfd, int newfd, int flags)
 #define IO_HOOK(name, params, passthrough, ...) \
 	HOOK ssize_t name params \
 	{ \
-		if (!TRACKED(fd)) \
+		if (!IO_WATCHED(fd)) \
 			return twp_real.name passthrough; \
 		struct twp_io io = { .fd = fd, __VA_ARGS__ }; \
 		return twp_conn_io(&io); \
@@ -226,6 +235,78 @@ HOOK FILE *popen(const char *cmd, const char *mode)
 	return twp_child_begin()->popen(cmd, mode);
 }
 
+HOOK int execve(const char *path, char *const argv[], char *const envp[])
+{
+	return twp_child_exec()->execve(path, argv, envp);
+}
+
+HOOK int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	return twp_child_exec()->execvpe(file, argv, envp);
+}
+
+HOOK int execv(const char *path, char *const argv[])
+{
+	return twp_child_exec()->execv(path, argv);
+}
+
+HOOK int execvp(const char *file, char *const argv[])
+{
+	return twp_child_exec()->execvp(file, argv);
+}
+
+HOOK int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	return twp_child_exec()->fexecve(fd, argv, envp);
+}
+
+/* execl, execlp and execle gather their arguments and go through the hooks
+ * above (glibc's own reach execve internally, past them). */
+#define GATHER_ARGS(first, ap, argv) \
+	size_t n_ = 1; \
+	va_list c_; \
+	va_copy(c_, ap); \
+	while (va_arg(c_, char *)) \
+		n_++; \
+	va_end(c_); \
+	char *argv[n_ + 1]; \
+	argv[0] = (char *)(first); \
+	for (size_t i_ = 1; i_ <= n_; i_++) \
+		argv[i_] = va_arg(ap, char *);
+
+HOOK int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	GATHER_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execv(path, argv);
+}
+
+HOOK int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	GATHER_ARGS(arg, ap, argv);
+	va_end(ap);
+	return execvp(file, argv);
+}
+
+HOOK int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	va_start(ap, arg);
+	GATHER_ARGS(arg, ap, argv);
+	char *const *envp = va_arg(ap, char *const *);
+	va_end(ap);
+	return execve(path, argv, envp);
+}
+
+HOOK pid_t _Fork(void)
+{
+	return twp_child_fork_nohandlers();
+}
+
 /* A wrapper cannot return twice on one stack: vfork becomes fork. */
 HOOK pid_t vfork(void)
 {
@@ -282,6 +363,10 @@ HOOK long syscall(long n, ...)
 			return connect((int)a, (const struct sockaddr *)b, (socklen_t)c);
 		case SYS_close_range:
 			return close_range((unsigned)a, (unsigned)b, (int)c);
+		case SYS_execve:
+		case SYS_execveat:
+			twp_child_exec();
+			break;
 		case SYS_dup3:
 			return dup3((int)a, (int)b, (int)c);
 #ifdef SYS_dup2

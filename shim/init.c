@@ -32,18 +32,18 @@ static void priv_limits(void)
 	twp_priv_max = (int)(cur / 4);
 }
 
-static void atfork_prepare(void)
+void twp_atfork_prepare(void)
 {
 	twp_pool_lock();
 }
 
-static void atfork_parent(void)
+void twp_atfork_parent(void)
 {
 	atomic_fetch_add(&twp_spawn_gen, 1);
 	twp_pool_unlock();
 }
 
-static void atfork_child(void)
+void twp_atfork_child(void)
 {
 	twp_pool_atfork_child();
 	atomic_fetch_add(&twp_spawn_gen, 1);
@@ -61,7 +61,7 @@ int twp_init_with(const struct twp_config *cfg)
 		return 0;
 	twp_pool_configure(twp_cfg.max_idle, twp_cfg.idle_timeout_ms);
 	priv_limits();
-	if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) != 0) {
+	if (pthread_atfork(twp_atfork_prepare, twp_atfork_parent, twp_atfork_child) != 0) {
 		twp_log(TWP_LOG_ERROR, "cannot register fork handlers; passing everything through");
 		return -1;
 	}

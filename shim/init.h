@@ -24,6 +24,12 @@ extern _Atomic int twp_priv_count __attribute__((visibility("hidden")));
  * constructor in hooks.c. Until then every hook passes through. */
 void twp_init(void);
 
+/* The fork handlers: the pool lock held across the fork; in the child the
+ * pool starts empty and connections in use are never parked. */
+void twp_atfork_prepare(void);
+void twp_atfork_parent(void);
+void twp_atfork_child(void);
+
 /* At exit: the last write of the stats file. */
 void twp_fini(void);
 

@@ -3,6 +3,7 @@
 #define uthash_nonfatal_oom(elt) (hash_oom = 1)
 static int hash_oom; /* set by uthash when an add ran out of memory */
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,12 @@ static int hash_oom; /* set by uthash when an add ran out of memory */
 
 #include "guard.h"
 #include "pool.h"
+#include "real.h"
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct twp_target *targets;
 static unsigned ntargets;
+static struct twp_target *mru[2]; /* per socket family: the target parked into last */
 static unsigned max_idle = 16;
 static unsigned idle_timeout_ms = 4000;
 
@@ -138,12 +141,42 @@ struct twp_conn *twp_pool_put(struct twp_target *t, struct twp_conn *c, uint64_t
 		if (c->next) c->next->prev = c; else t->tail[i] = c;
 		t->head[i] = c;
 		t->nidle++;
+		mru[i] = t;
 	} else { /* max_idle == 0 */
 		c->next = out;
 		out = c;
 	}
 	twp_pool_unlock();
 	return out;
+}
+
+struct twp_conn *twp_pool_take_inplace(int family, uint64_t now_ms, struct twp_conn **expired)
+{
+	int i = fam_index(family);
+	struct twp_conn *c = NULL;
+	twp_pool_lock();
+	struct twp_target *t = mru[i];
+	if (t) {
+		expire_list(t, i, now_ms, expired);
+		if (t->head[i] && t->head[i]->inplace) {
+			c = t->head[i];
+			unlink_conn(t, c);
+		}
+	}
+	twp_pool_unlock();
+	return c;
+}
+
+void twp_pool_cloexec_all(void)
+{
+	twp_pool_lock();
+	for (struct twp_target *t = targets; t; t = t->hh.next)
+		for (int i = 0; i < 2; i++)
+			for (struct twp_conn *c = t->head[i]; c; c = c->next)
+				if (c->inplace && !c->cloexec &&
+				    twp_real.fcntl(c->fd, F_SETFD, FD_CLOEXEC) == 0)
+					c->cloexec = 1;
+	twp_pool_unlock();
 }
 
 void twp_pool_sweep(uint64_t now_ms, struct twp_conn **expired)

@@ -30,8 +30,11 @@ const char *twp_reason_name(enum twp_reason r);
 struct twp_opts;
 
 struct twp_conn {
-	int fd;                   /* the shim's private fd, -1 until first parked */
+	int fd;                   /* the shim's fd for it: private, or (inplace) the
+				   * number the program closed; -1: none */
+	int inplace;              /* fd is a number the program had: parked there */
 	int nonblock;             /* O_NONBLOCK on the open file description */
+	int cloexec;              /* FD_CLOEXEC of fd, when inplace */
 	int family;               /* socket family: AF_INET or AF_INET6 */
 	uint32_t uses;            /* times handed to the program */
 	uint64_t gen;             /* twp_spawn_gen when handed out */
@@ -69,6 +72,15 @@ struct twp_target *twp_pool_target(const struct twp_key *k);
  * ->next) for the caller to close outside the lock. */
 struct twp_conn *twp_pool_take(struct twp_target *t, int family, uint64_t now_ms,
 			       struct twp_conn **expired);
+
+/* Takes the most recently parked connection of the socket family if it
+ * is parked in place (any target: the one the program used last), or NULL.
+ * Expired ones go to *expired as with twp_pool_take. */
+struct twp_conn *twp_pool_take_inplace(int family, uint64_t now_ms, struct twp_conn **expired);
+
+/* Sets FD_CLOEXEC on every connection parked in place without it (before
+ * an exec or a spawn, so none leaks into another program). */
+void twp_pool_cloexec_all(void);
 
 /* Parks c (c->fd valid). Returns the connections for the caller to close
  * (linked by ->next, NULL if none): the oldest idle ones when the target

@@ -128,7 +128,10 @@ static int reconnect(int fd, struct twp_slot *s)
 	}
 	twp_real.close(nfd);
 	twp_epoll_restore(fd, s->ep);
-	twp_conn_drop_private(c); /* the dead connection's last fd: closed */
+	if (c->fd == fd) /* parked in place before: dup3 closed it */
+		c->fd = -1;
+	twp_conn_drop_fd(c); /* the dead connection's last fd: closed */
+	c->inplace = 0;
 	c->nonblock = !!(st & TWP_S_NONBLOCK);
 	c->uses = 1;
 	c->born_ms = twp_now_ms();

@@ -41,58 +41,85 @@ static int ruled_out(int level, int name)
 
 static struct twp_opt *find(struct twp_opts *o, int level, int name)
 {
-	for (int i = 0; i < o->n; i++)
+	for (int i = 0; o && i < o->n; i++)
 		if (o->o[i].level == level && o->o[i].name == name)
 			return &o->o[i];
 	return NULL;
 }
 
-/* Makes room for (level, name) in *opts, reading its current value from fd
- * as the value to restore. NULL when it cannot be kept. */
-static struct twp_opt *remember(int fd, struct twp_opts **opts, int level, int name)
+/* A new entry for (level, name) in *opts, its default read from fd (or
+ * copied from *dflt). NULL when it cannot be kept. */
+static struct twp_opt *remember(int fd, struct twp_opts **opts, int level, int name,
+				const struct twp_opt *dflt)
 {
 	if (!*opts && !(*opts = calloc(1, sizeof(**opts))))
 		return NULL;
-	struct twp_opt *e = find(*opts, level, name);
-	if (e)
-		return e;
 	if ((*opts)->n == TWP_OPTS_MAX)
 		return NULL;
-	e = &(*opts)->o[(*opts)->n];
+	struct twp_opt *e = &(*opts)->o[(*opts)->n];
+	memset(e, 0, sizeof(*e));
 	e->level = level;
 	e->name = name;
-	e->orig_len = TWP_OPT_VAL_MAX;
-	if (twp_real.getsockopt(fd, level, name, e->orig, &e->orig_len) < 0)
-		return NULL;
+	if (dflt) {
+		e->orig_len = dflt->orig_len;
+		memcpy(e->orig, dflt->orig, sizeof(e->orig));
+	} else {
+		e->orig_len = TWP_OPT_VAL_MAX;
+		if (twp_real.getsockopt(fd, level, name, e->orig, &e->orig_len) < 0)
+			return NULL;
+	}
 	(*opts)->n++;
 	return e;
+}
+
+static int same(const struct twp_opt *e, const void *val, socklen_t len)
+{
+	return e->len && e->len == len && !memcmp(e->val, val, len);
+}
+
+static int set_one(int fd, struct twp_opts **opts, int level, int name, const void *val,
+		   socklen_t len, const struct twp_opt *dflt, int *unpoolable)
+{
+	int saved = errno;
+	struct twp_opt *e = NULL;
+	if (ruled_out(level, name) || len > TWP_OPT_VAL_MAX || !val ||
+	    (!(e = find(*opts, level, name)) && !(e = remember(fd, opts, level, name, dflt))))
+		*unpoolable = 1;
+	errno = saved;
+	if (e && same(e, val, len)) {
+		e->touched = 1;
+		return 0; /* the socket has that value already */
+	}
+	int r = twp_real.setsockopt(fd, level, name, val, len);
+	if (r == 0 && e) {
+		memcpy(e->val, val, len);
+		e->len = len;
+		e->touched = 1;
+	}
+	return r;
 }
 
 int twp_sockopt_set(int fd, struct twp_opts **opts, int level, int name,
 		    const void *val, socklen_t len, int *unpoolable)
 {
-	int saved = errno;
-	struct twp_opt *e = NULL;
-	if (ruled_out(level, name) || len > TWP_OPT_VAL_MAX || !val ||
-	    !(e = remember(fd, opts, level, name)))
-		*unpoolable = 1;
-	errno = saved;
-	int r = twp_real.setsockopt(fd, level, name, val, len);
-	if (r == 0 && e) {
-		memcpy(e->val, val, len);
-		e->len = len;
-	}
-	return r;
+	return set_one(fd, opts, level, name, val, len, NULL, unpoolable);
 }
 
-int twp_sockopt_replay(int fd, const struct twp_opts *opts)
+int twp_sockopt_get(const struct twp_opts *opts, int level, int name, void *val, socklen_t *len)
 {
-	for (int i = 0; opts && i < opts->n; i++) {
-		const struct twp_opt *e = &opts->o[i];
-		if (e->len && twp_real.setsockopt(fd, e->level, e->name, e->val, e->len) < 0)
-			return -errno;
-	}
-	return 0;
+	const struct twp_opt *e = find((struct twp_opts *)opts, level, name);
+	if (!e || e->touched || !val || !len)
+		return 0;
+	socklen_t n = *len < e->orig_len ? *len : e->orig_len;
+	memcpy(val, e->orig, n);
+	*len = n;
+	return 1;
+}
+
+void twp_sockopt_begin_use(struct twp_opts *opts)
+{
+	for (int i = 0; opts && i < opts->n; i++)
+		opts->o[i].touched = 0;
 }
 
 /* Turning SO_LINGER off leaves its time as the program set it, visible to
@@ -109,15 +136,47 @@ static int restore_linger_time(int fd, const struct twp_opt *e)
 	return twp_real.setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
-int twp_sockopt_restore(int fd, struct twp_opts *opts)
+int twp_sockopt_settle(int fd, struct twp_opts *opts)
 {
-	int err = 0;
 	for (int i = 0; opts && i < opts->n; i++) {
-		const struct twp_opt *e = &opts->o[i];
+		struct twp_opt *e = &opts->o[i];
+		if (e->touched || !e->len || same(e, e->orig, e->orig_len))
+			continue;
 		if (restore_linger_time(fd, e) < 0 ||
 		    twp_real.setsockopt(fd, e->level, e->name, e->orig, e->orig_len) < 0)
+			return -errno;
+		memcpy(e->val, e->orig, e->orig_len);
+		e->len = e->orig_len;
+	}
+	return 0;
+}
+
+int twp_sockopt_restore(int fd, struct twp_opts *opts)
+{
+	twp_sockopt_begin_use(opts);
+	int r = twp_sockopt_settle(fd, opts);
+	free(opts);
+	return r;
+}
+
+int twp_sockopt_adopt(int fd, struct twp_opts **opts, struct twp_opts *from)
+{
+	int err = 0, unpoolable = 0;
+	for (int i = 0; from && i < from->n && !err; i++) {
+		const struct twp_opt *f = &from->o[i];
+		if (f->len && set_one(fd, opts, f->level, f->name, f->val, f->len, f, &unpoolable) < 0)
 			err = -errno;
 	}
-	free(opts);
-	return err;
+	free(from);
+	return err ? err : unpoolable ? -EINVAL : 0;
+}
+
+int twp_sockopt_replay(int fd, const struct twp_opts *opts)
+{
+	for (int i = 0; opts && i < opts->n; i++) {
+		const struct twp_opt *e = &opts->o[i];
+		if (e->len && twp_real.setsockopt(fd, e->level, e->name, e->val, e->len) < 0)
+			return -errno;
+	}
+	return 0;
 }

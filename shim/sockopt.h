@@ -1,10 +1,12 @@
 /* sockopt.h - socket options the program sets on pooled connections.
  *
- * Options set before connect() are replayed onto a connection taken from
- * the pool; every option set on a connection is put back to the value it
- * had before the program touched it when the connection is parked, so one
- * user's options never reach the next. Options that cannot be put back, or
- * that shape how a connection is made, make the fd unpoolable. */
+ * For each option ever set on a socket the shim keeps its current value and
+ * its kernel default. A use of a pooled connection starts with every option
+ * untouched; the program's setsockopt() of a value the socket already has
+ * costs no system call; when the use begins for real (connect), options the
+ * previous user set and this one did not are put back to their defaults,
+ * so one user's options never reach the next. Options that cannot be put
+ * back, or that shape how a connection is made, make the fd unpoolable. */
 #ifndef TWP_SOCKOPT_H
 #define TWP_SOCKOPT_H
 
@@ -15,9 +17,10 @@
 
 struct twp_opt {
 	int level, name;
-	socklen_t len, orig_len;
-	unsigned char val[TWP_OPT_VAL_MAX];  /* the program's value */
-	unsigned char orig[TWP_OPT_VAL_MAX]; /* the value before it */
+	socklen_t len, orig_len;             /* len 0: never set successfully */
+	unsigned char val[TWP_OPT_VAL_MAX];  /* the value the socket has now */
+	unsigned char orig[TWP_OPT_VAL_MAX]; /* the kernel's default */
+	int touched;                         /* set by the current user */
 };
 
 struct twp_opts {
@@ -26,16 +29,33 @@ struct twp_opts {
 };
 
 /* The program's setsockopt() on a watched fd: records the option in *opts
- * (allocated on first use) and sets it. Returns setsockopt's result with
- * errno; sets *unpoolable to 1 when the option rules out pooling. */
+ * (allocated on first use) and sets it, unless the socket has that value
+ * already. Returns setsockopt's result with errno; sets *unpoolable to 1
+ * when the option rules out pooling. */
 int twp_sockopt_set(int fd, struct twp_opts **opts, int level, int name,
 		    const void *val, socklen_t len, int *unpoolable);
 
-/* Applies opts to fd (a connection taken from the pool). 0 or -errno. */
-int twp_sockopt_replay(int fd, const struct twp_opts *opts);
+/* The program's getsockopt() before connect on a pooled connection: an
+ * option the previous user set and this one has not reads as its default.
+ * 1 if answered from opts, else 0. */
+int twp_sockopt_get(const struct twp_opts *opts, int level, int name, void *val, socklen_t *len);
 
-/* Puts fd's options back to their recorded originals and frees opts.
- * 0, or -errno when one could not be restored (the caller closes fd). */
+/* A new use starts: every option untouched. */
+void twp_sockopt_begin_use(struct twp_opts *opts);
+
+/* Puts untouched options back to their defaults. 0 or -errno. */
+int twp_sockopt_settle(int fd, struct twp_opts *opts);
+
+/* Puts every option back to its default and frees opts. 0 or -errno. */
 int twp_sockopt_restore(int fd, struct twp_opts *opts);
+
+/* Applies the options the program set on a fresh socket (from, freed) to
+ * the pooled connection fd, recording them in *opts as touched. 0 or
+ * -errno. */
+int twp_sockopt_adopt(int fd, struct twp_opts **opts, struct twp_opts *from);
+
+/* Applies every recorded value to fd (a fresh socket made to replace a
+ * dead connection). 0 or -errno. */
+int twp_sockopt_replay(int fd, const struct twp_opts *opts);
 
 #endif

@@ -44,7 +44,10 @@ Test(matrix, every_runtime_pools_against_redis_and_memcached, .timeout = 240)
 	cr_assert(asprintf(&cycles, "%d", n) > 0);
 	char *argv[] = { script, "-n", cycles, "-b", (char *)h_build(), NULL };
 	struct h_run r;
-	h_run(&r, argv, NULL, 0, 200);
+	char *pre = NULL;
+	cr_assert(asprintf(&pre, "MATRIX_PRELOAD=%s", h_preload()) >= 0);
+	char *env[] = { pre, NULL };
+	h_run(&r, argv, env, 0, 200);
 	cr_assert_not(r.timed_out, "scripts/matrix hung; stdout:\n%s\nstderr:\n%s", r.out, r.err);
 	cr_expect(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
 		  "scripts/matrix exit status %#x (a cell failed the bar); stdout:\n%s\nstderr:\n%s", r.status,
