@@ -100,9 +100,16 @@ static enum twp_reason tcp_check(int fd)
 	return TWP_R_NONE;
 }
 
+/* Requests up to this size are taken as delivered once a reply came: a
+ * peer's receive window holds them whole, so nothing can be left unsent.
+ * Past it, TCP_INFO is asked too. */
+#define TWP_SMALL_REQUEST 16384
+
 /* The check before a parked connection is used again: nothing waiting (no
- * late reply, no EOF, no error), nothing unsent, still ESTABLISHED. */
-static enum twp_reason reuse_check(int fd)
+ * late reply, no EOF, no error), nothing unsent, still ESTABLISHED. An EOF
+ * or reset shows in the peek; the TCP state beyond that only matters when
+ * the last use wrote more than a window's worth. */
+static enum twp_reason reuse_check(int fd, const struct twp_conn *c)
 {
 	char b;
 	int saved = errno;
@@ -114,7 +121,7 @@ static enum twp_reason reuse_check(int fd)
 		why = TWP_R_EOF;
 	else if (errno != EAGAIN && errno != EWOULDBLOCK)
 		why = TWP_R_ERROR;
-	else
+	else if (c->written > TWP_SMALL_REQUEST)
 		why = tcp_check(fd);
 	errno = saved;
 	return why;
@@ -147,6 +154,7 @@ static void start_use(struct twp_slot *s, struct twp_conn *c, int nonblock, int 
 	c->uses++;
 	c->gen = atomic_load(&twp_spawn_gen);
 	c->nkept = 0;
+	c->written = 0;
 	s->conn = c;
 	s->why = 0;
 	atomic_store(&s->st, TWP_S_TRACKED | TWP_S_REUSED | flag_bits(nonblock, cloexec) |
@@ -278,7 +286,7 @@ static int activate(int fd, struct twp_slot *s, const struct twp_key *k, const s
 	uint32_t st = atomic_load(&s->st);
 	enum twp_reason why = TWP_R_NONE;
 	int mine = memcmp(&c->target->key, k, sizeof(*k)) == 0 && sa->sa_family == c->family;
-	if (mine && (why = reuse_check(fd)) == TWP_R_NONE && twp_sockopt_settle(fd, c->opts) < 0)
+	if (mine && (why = reuse_check(fd, c)) == TWP_R_NONE && twp_sockopt_settle(fd, c->opts) < 0)
 		why = TWP_R_SOCKOPT;
 	int nb = !!(st & TWP_S_NONBLOCK);
 	if (mine && why == TWP_R_NONE && c->nonblock != nb) {
@@ -343,7 +351,7 @@ static struct twp_conn *checkout(struct twp_target *t, int family)
 		struct twp_conn *c = twp_pool_take(t, family, twp_now_ms(), &expired);
 		twp_conn_discard_list(expired, TWP_R_IDLE_TIMEOUT);
 		enum twp_reason why;
-		if (!c || (why = reuse_check(c->fd)) == TWP_R_NONE)
+		if (!c || (why = reuse_check(c->fd, c)) == TWP_R_NONE)
 			return c;
 		twp_conn_discard(c, why == TWP_R_UNREAD ? TWP_R_UNREAD : TWP_R_STALE);
 	}
@@ -609,6 +617,7 @@ void twp_conn_note(struct twp_slot *s, const struct twp_io *io, ssize_t r, int e
 		if (twp_io_writes(io)) {
 			twp_slot_set(s, TWP_S_WROTE);
 			twp_slot_clear(s, TWP_S_LASTREAD);
+			s->conn->written += (uint64_t)r;
 		} else if (!(io->flags & MSG_PEEK)) {
 			twp_slot_set(s, TWP_S_READ | TWP_S_LASTREAD);
 		}

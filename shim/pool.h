@@ -37,6 +37,7 @@ struct twp_conn {
 	int cloexec;              /* FD_CLOEXEC of fd, when inplace */
 	int family;               /* socket family: AF_INET or AF_INET6 */
 	uint32_t uses;            /* times handed to the program */
+	uint64_t written;         /* bytes the program wrote in its last use */
 	uint64_t gen;             /* twp_spawn_gen when handed out */
 	uint64_t born_ms;         /* real connect */
 	uint64_t expires_ms;      /* born + lifetime - jitter; 0: never */
