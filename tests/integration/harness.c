@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,18 @@ static void make_temp_dir(char *buf, size_t size, const char *what)
     snprintf(buf, size, "%s/twpool-%s.XXXXXX", base && *base ? base : "/tmp", what);
     if (!mkdtemp(buf))
         cr_assert_fail("mkdtemp %s: %s", buf, strerror(errno));
+}
+
+char *h_fmt(const char *f, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, f);
+    int n = vasprintf(&s, f, ap);
+    va_end(ap);
+    if (n < 0)
+        cr_assert_fail("vasprintf: out of memory");
+    return s;
 }
 
 char *h_tmp(const char *name)

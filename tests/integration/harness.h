@@ -102,6 +102,10 @@ int h_established(int port);
 
 /* Returns malloc'd "DIR/name" where DIR is this process's temp directory,
  * created on first use and removed at exit. The caller frees the string. */
+/* asprintf that cannot fail (a failed assertion instead); never freed,
+ * for the short life of a test process. */
+char *h_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
 char *h_tmp(const char *name);
 
 /* The whole file, malloc'd and NUL-terminated, or NULL if unreadable. */

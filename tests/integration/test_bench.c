@@ -16,16 +16,7 @@
 
 #include "harness.h"
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	cr_assert(vasprintf(&s, f, ap) >= 0);
-	va_end(ap);
-	return s;
-}
+#define fmt h_fmt
 
 /* The line of out that starts with prefix, or NULL. */
 static const char *line_starting(const char *out, const char *prefix)

@@ -24,16 +24,7 @@ static struct h_server srv;
 static void tw_up(void) { h_twserver_start(&srv, NULL); }
 static void down(void) { h_server_stop(&srv); }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, f);
-	cr_assert(vasprintf(&s, f, ap) >= 0);
-	va_end(ap);
-	return s;
-}
+#define fmt h_fmt
 
 static char *twpool(void) { return fmt("%s/scripts/twpool", h_src()); }
 
