@@ -728,3 +728,31 @@ Test(cli, stat_watch_waits_shows_rates_and_quits_on_sigint, .timeout = 60)
 		  row, o.buf);
 	free(o.buf);
 }
+
+Test(cli, make_install_and_uninstall_with_destdir, .timeout = 60)
+{
+	char *stage = h_tmp("stage");
+	char *install[] = { "make", "-s", "-C", (char *)h_src(), "install", h_fmt("DESTDIR=%s", stage),
+			    "PREFIX=/usr/local", h_fmt("BUILD=%s", h_build()), NULL };
+	struct h_run r;
+	h_run(&r, install, NULL, 0, 50);
+	cr_assert_eq(r.status, 0, "make install failed:\n%s%s", r.out, r.err);
+	const char *files[] = { "lib/libtwpool.so.0", "lib/libtwpool.so", "bin/twpool", "share/man/man1/twpool.1" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		cr_expect_eq(access(h_fmt("%s/usr/local/%s", stage, files[i]), F_OK), 0,
+			     "make install did not install %s", files[i]);
+	char *man[] = { "man", "-l", h_fmt("%s/usr/local/share/man/man1/twpool.1", stage), NULL };
+	struct h_run m;
+	char *env[] = { "MANPAGER=cat", "MANWIDTH=80", NULL };
+	h_run(&m, man, env, 0, 30);
+	cr_expect_eq(m.status, 0, "man -l failed:\n%s", m.err);
+	cr_expect(strstr(m.out, "TWPOOL_TARGETS") != NULL, "the rendered page documents TWPOOL_TARGETS:\n%.2000s", m.out);
+	char *uninstall[] = { "make", "-s", "-C", (char *)h_src(), "uninstall", h_fmt("DESTDIR=%s", stage),
+			      "PREFIX=/usr/local", NULL };
+	struct h_run u;
+	h_run(&u, uninstall, NULL, 0, 30);
+	cr_assert_eq(u.status, 0, "make uninstall failed:\n%s", u.err);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		cr_expect_neq(access(h_fmt("%s/usr/local/%s", stage, files[i]), F_OK), 0,
+			      "make uninstall left %s", files[i]);
+}
