@@ -270,3 +270,20 @@ Test(core, ipv4_mapped_connect_matches_ipv4_entry, .init = redis_up, .fini = dow
 	long n = run_variant(fmt("127.0.0.1:%d", srv.port), "mapped");
 	cr_expect_leq(n, 1, "::ffff:127.0.0.1 against a 127.0.0.1 entry: %ld connections for 60", n);
 }
+
+Test(core, valgrind_finds_nothing_in_a_client_run, .init = tw_up, .fini = down, .timeout = 120)
+{
+	/* Memcheck and a sanitizer runtime cannot share a process. */
+	if (strstr(h_preload(), "asan") || strstr(h_preload(), "tsan"))
+		cr_skip_test("valgrind runs in the plain build's suite, not beside a sanitizer runtime");
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port), NULL };
+	char *argv[] = { "valgrind", "-q", "--error-exitcode=97", "--leak-check=no",
+			 fmt("%s/twpool-client", h_build()), "-p", fmt("%d", srv.port), "-n", "200", "-e", NULL };
+	long before = h_twserver_accepted(&srv);
+	struct h_run r;
+	h_run(&r, argv, env, 1, 100);
+	cr_expect_eq(r.status, 0, "valgrind reported errors in a client run under twpool:\n%s", r.err);
+	expect_clean_client(&r, 400);
+	cr_expect_leq(h_twserver_accepted(&srv) - before, 1, "the client under valgrind was not pooled");
+	h_run_free(&r);
+}
