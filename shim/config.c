@@ -28,9 +28,10 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -EINVAL;
-		v = v * 10 + (unsigned)(*s - '0');
-		if (v > hi)
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (hi - d) / 10) /* v * 10 + d > hi, asked without overflow */
 			return -ERANGE;
+		v = v * 10 + d;
 	}
 	if (v < lo)
 		return -ERANGE;
