@@ -65,6 +65,11 @@ def cycle(label, set_opts):
     if set_opts:
         for l, n, v, f in OPTS:
             s.setsockopt(l, n, pack(f, v))
+    else:  # a new socket reads the defaults, even before connect
+        for l, n, v, f in OPTS:
+            got = read(s, l, n, f)
+            check(got == defaults[(l, n)], f"{label}: before connect, option {l}/{n} is {got}, "
+                  f"want the default {defaults[(l, n)]}")
     s.connect(("127.0.0.1", port))
     for l, n, v, f in OPTS:
         want = v if set_opts else defaults[(l, n)]
