@@ -65,6 +65,16 @@ int twp_conn_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	}
 	if (st & TWP_S_PROVISIONAL && twp_sockopt_get(s->conn->opts, level, name, val, len))
 		return 0;
+	/* A pooled connection handed to a non-blocking connect() has connected:
+	 * SO_ERROR says 0, as after a real connect. If the server dropped it
+	 * meanwhile, the pending error is left for the first read or write,
+	 * where a replay can still hide it. */
+	if (level == SOL_SOCKET && name == SO_ERROR && st & TWP_S_REUSED &&
+	    !(st & (TWP_S_WROTE | TWP_S_READ)) && val && len && *len >= (socklen_t)sizeof(int)) {
+		*(int *)val = 0;
+		*len = sizeof(int);
+		return 0;
+	}
 	return twp_real.getsockopt(fd, level, name, val, len);
 }
 
