@@ -24,11 +24,12 @@ static struct h_server srv;
 
 static void down(void) { h_server_stop(&srv); }
 
-/* -C 5: the server closes each connection 5 ms after its first reply and
- * never reads what arrives meanwhile: every reused connection is dead by
- * the time the client, reconnecting every 4 ms, sends its next request. */
-static void doomed_up(void) { h_twserver_start(&srv, "-C 5"); }
-static void doomed_rst_up(void) { h_twserver_start(&srv, "-C 5 -R"); }
+/* -C 20: the server closes each connection 20 ms after its first reply and
+ * never reads what arrives meanwhile; the client reconnects every 15 ms, so
+ * its next request reaches a reused connection the server is about to
+ * close (5 ms of margin for a slow, sanitized client). */
+static void doomed_up(void) { h_twserver_start(&srv, "-C 20"); }
+static void doomed_rst_up(void) { h_twserver_start(&srv, "-C 20 -R"); }
 /* -c 3: idle connections are closed 3 ms after their last reply. */
 static void idle_killer_up(void) { h_twserver_start(&srv, "-c 3"); }
 
@@ -61,14 +62,14 @@ static struct outcome run_client(const char *replay_max, const char *extra, long
 
 static void expect_replay_hides_deaths(const char *mode)
 {
-	const long n = 200;
-	struct outcome with = run_client("65536", mode, n, 4000);
+	const long n = 150;
+	struct outcome with = run_client("65536", mode, n, 15000);
 	cr_expect_eq(with.errors, 0, "%ld errors under twpool with replay; stderr:\n%s", with.errors, with.err);
 	cr_expect_eq(with.crossed, 0, "%ld crossed replies", with.crossed);
 	cr_expect_eq(with.requests, n, "%ld of %ld requests completed", with.requests, n);
 	cr_expect_geq(with.replays_ok, n / 4, "only %.0f replays: the server's closes were not met", with.replays_ok);
 
-	struct outcome without = run_client("0", mode, n, 4000);
+	struct outcome without = run_client("0", mode, n, 15000);
 	cr_expect_gt(without.errors, n / 10,
 		     "control: with replay disabled the same run must show errors, got %ld", without.errors);
 	cr_expect_eq(without.replays_ok, 0, "control: no replay may happen with TWPOOL_REPLAY_MAX=0");
