@@ -74,11 +74,6 @@ static inline int twp_fd_watched(int fd)
 	return (twp_slot_st(fd) & TWP_S_WATCHED) != 0;
 }
 
-static inline int twp_fd_tracked(int fd)
-{
-	return (twp_slot_st(fd) & TWP_S_TRACKED) != 0;
-}
-
 static inline int twp_fd_io(int fd)
 {
 	return (twp_slot_st(fd) & TWP_S_IO) != 0;
