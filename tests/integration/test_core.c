@@ -287,3 +287,27 @@ Test(core, valgrind_finds_nothing_in_a_client_run, .init = tw_up, .fini = down, 
 	cr_expect_leq(h_twserver_accepted(&srv) - before, 1, "the client under valgrind was not pooled");
 	h_run_free(&r);
 }
+
+Test(core, idle_connections_time_out, .init = tw_up, .fini = down, .timeout = 60)
+{
+	/* Cycles 200 ms apart against a 50 ms idle timeout: each parked
+	 * connection has expired by the next connect, which closes it and
+	 * makes a fresh one. */
+	char *stats = h_tmp("idle.prom");
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port), fmt("TWPOOL_STATS=%s", stats),
+			"TWPOOL_IDLE_TIMEOUT_MS=50", NULL };
+	long before = h_twserver_accepted(&srv);
+	char *argv[] = { fmt("%s/twpool-client", h_build()), "-p", fmt("%d", srv.port), "-n", "4",
+			 "-d", "200000", NULL };
+	struct h_run r;
+	h_run(&r, argv, env, 1, 30);
+	expect_clean_client(&r, 8);
+	long accepted = h_twserver_accepted(&srv) - before;
+	cr_expect_eq(accepted, 4, "4 cycles beyond the idle timeout: %ld connections, want 4", accepted);
+	char *text = h_slurp(stats);
+	cr_assert_not_null(text, "no stats file");
+	cr_expect_geq(h_prom(text, "twpool_discards_total", "reason=\"idle_timeout\""), 3,
+		      "idle timeouts in the stats:\n%s", text);
+	cr_expect_eq(h_prom(text, "twpool_connects_total", "result=\"reused\""), 0, "an expired connection was reused");
+	h_run_free(&r);
+}
