@@ -1,4 +1,5 @@
-/* config.c - parsing the TWPOOL_* environment. Pure: no hooks, no globals. */
+/* config.c - parsing the TWPOOL_* environment, and the one configuration
+ * the shim runs with. The parser is pure: no hooks, no state. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +10,10 @@
 #include "config.h"
 
 #define MS_MAX 86400000u /* one day: the largest timeout accepted */
+
+struct twp_config twp_cfg;
+
+const char *const twp_loglevel_names[4] = { "error", "warn", "info", "debug" };
 
 static const char *env_get(char *const *envp, const char *name)
 {
@@ -171,9 +176,8 @@ static int known_name(const char *var)
 
 static int parse_loglevel(const char *s, enum twp_loglevel *lvl)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
 	for (int i = 0; i < 4; i++)
-		if (!strcmp(s, names[i])) {
+		if (!strcmp(s, twp_loglevel_names[i])) {
 			*lvl = (enum twp_loglevel)i;
 			return 0;
 		}
