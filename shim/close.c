@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "close.h"
+#include "codec.h"
 #include "config.h"
 #include "conn.h"
 #include "epoll.h"
@@ -46,6 +47,16 @@ void twp_close_behind_back(int fd, struct twp_slot *s)
 	}
 }
 
+/* Without a codec: the program wrote, read, and read last. */
+static enum twp_reason shape_check(uint32_t st)
+{
+	if (!(st & TWP_S_WROTE) || !(st & TWP_S_READ))
+		return TWP_R_UNUSED;
+	if (!(st & TWP_S_LASTREAD))
+		return TWP_R_LAST_WRITE;
+	return TWP_R_NONE;
+}
+
 /* Why fd's connection must not be parked, or TWP_R_NONE. Costs no system
  * call: what the kernel knows (unread bytes, EOF, unsent data) is checked
  * before the connection is used again, which sees strictly more. */
@@ -60,10 +71,9 @@ static enum twp_reason park_check(uint32_t st, const struct twp_slot *s,
 		return TWP_R_SHUTDOWN;
 	if (st & TWP_S_NOPOOL)
 		return s->why ? (enum twp_reason)s->why : TWP_R_SOCKOPT;
-	if (!(st & TWP_S_WROTE) || !(st & TWP_S_READ))
-		return TWP_R_UNUSED;
-	if (!(st & TWP_S_LASTREAD))
-		return TWP_R_LAST_WRITE;
+	enum twp_reason why = c->codec ? c->codec->verdict(c->codec_state) : shape_check(st);
+	if (why != TWP_R_NONE)
+		return why;
 	if (twp_conn_maybe_shared(c))
 		return TWP_R_SHARED;
 	if (twp_cfg.max_uses && c->uses >= twp_cfg.max_uses)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "codec.h"
 #include "config.h"
 #include "conn.h"
 #include "fdtab.h"
@@ -113,6 +114,14 @@ fail:;
 	return -1;
 }
 
+/* Stops keeping: a reply byte came, too much was written, or the replay
+ * was spent. */
+static void disarm(struct twp_slot *s, struct twp_conn *c)
+{
+	twp_slot_clear(s, TWP_S_ARMED);
+	c->kept.n = 0;
+}
+
 /* Puts a fresh connection under fd in place of its dead one. 0 or -1. */
 static int reconnect(int fd, struct twp_slot *s)
 {
@@ -136,14 +145,6 @@ static int reconnect(int fd, struct twp_slot *s)
 	return 0;
 }
 
-/* Stops keeping: a reply byte came, too much was written, or the replay
- * was spent. */
-static void disarm(struct twp_slot *s, struct twp_conn *c)
-{
-	twp_slot_clear(s, TWP_S_ARMED);
-	c->kept.n = 0;
-}
-
 ssize_t twp_replay_io(struct twp_slot *s, const struct twp_io *io)
 {
 	struct twp_conn *c = s->conn;
@@ -156,7 +157,9 @@ ssize_t twp_replay_io(struct twp_slot *s, const struct twp_io *io)
 		errno = err;
 		return r;
 	}
-	if (reconnect(io->fd, s) == 0) {
+	if (c->codec && !c->codec->replayable(c->codec_state)) {
+		disarm(s, c); /* the protocol says: not twice */
+	} else if (reconnect(io->fd, s) == 0) {
 		twp_count(&c->target->n.replays_ok);
 		twp_debug("fd %d: %s dead before its reply; replayed %zu bytes on a fresh connection",
 			  io->fd, c->target->label, c->kept.n);

@@ -1,6 +1,7 @@
 /* track.c - making the program's I/O calls and noting what they did. */
 #include <errno.h>
 
+#include "codec.h"
 #include "conn.h"
 #include "fdtab.h"
 #include "provisional.h"
@@ -25,6 +26,17 @@ static void note(struct twp_slot *s, const struct twp_io *io, ssize_t r, int err
 	}
 }
 
+/* The bytes the call moved, to the connection's codec if it has one. */
+static void to_codec(struct twp_conn *c, const struct twp_io *io, ssize_t r)
+{
+	const struct iovec *iov;
+	int cnt;
+	if (!c->codec || r <= 0 || io->flags & MSG_PEEK)
+		return;
+	twp_io_buffers(io, &iov, &cnt);
+	c->codec->bytes(c->codec_state, twp_io_writes(io), iov, cnt, (size_t)r);
+}
+
 ssize_t twp_track_io(const struct twp_io *io)
 {
 	struct twp_slot *s = twp_slot(io->fd);
@@ -41,6 +53,7 @@ ssize_t twp_track_io(const struct twp_io *io)
 		r = twp_io_call(io, 0);
 	int err = errno;
 	note(s, io, r, err);
+	to_codec(s->conn, io, r);
 	errno = err;
 	return r;
 }
