@@ -103,6 +103,9 @@
  *   stdio         it was closed by fclose() (stdio's reads are invisible)
  *   close_range   it was closed by close_range() or closefrom()
  *   epoll         it was in more epoll sets than the shim keeps track of
+ *   inflight      another thread was still inside a call on it at close()
+ *   blind         bytes went through a call its protocol codec cannot read
+ *                 (sendfile, splice, sendmmsg, recvmmsg, copy_file_range)
  */
 
 #endif /* TWPOOL_H */
