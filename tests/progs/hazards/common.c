@@ -121,11 +121,16 @@ int send_all(int fd, const char *buf, size_t len)
 const char *rl_name(int r)
 {
 	switch (r) {
-	case RL_EOF: return "EOF before the reply";
-	case RL_LONG: return "reply line too long";
-	case RL_EXTRA: return "bytes after the reply (another request's?)";
-	case RL_HANG: return "no reply within 5 s (hang)";
-	default: return strerror(errno);
+	case RL_EOF:
+		return "EOF before the reply";
+	case RL_LONG:
+		return "reply line too long";
+	case RL_EXTRA:
+		return "bytes after the reply (another request's?)";
+	case RL_HANG:
+		return "no reply within 5 s (hang)";
+	default:
+		return strerror(errno);
 	}
 }
 
@@ -208,8 +213,8 @@ int conn_used(const char *label)
 	int fd = tw_connect();
 	if (!check(fd >= 0, "%s: connect: %s", label, fd >= 0 ? "ok" : strerror(errno)))
 		return -1;
-	if (!check(echo_on(fd, label, why, sizeof(why)) == 0, "%s: request/reply on a fresh connection%s%s",
-		   label, *why ? ": " : "", why)) {
+	if (!check(echo_on(fd, label, why, sizeof(why)) == 0,
+		   "%s: request/reply on a fresh connection%s%s", label, *why ? ": " : "", why)) {
 		close(fd);
 		return -1;
 	}
@@ -220,7 +225,6 @@ int conn_used(const char *label)
 int pipe_works(int w, int r)
 {
 	char buf[8] = "";
-	return write(w, "hello", 5) == 5 && wait_fd(r, POLLIN, 1000) == 1 && read(r, buf, sizeof(buf)) == 5 &&
-	       !memcmp(buf, "hello", 5);
+	return write(w, "hello", 5) == 5 && wait_fd(r, POLLIN, 1000) == 1 &&
+	       read(r, buf, sizeof(buf)) == 5 && !memcmp(buf, "hello", 5);
 }
-

@@ -9,16 +9,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define LINE_CAP 512       /* longest reply line expected */
-#define WAIT_MS 5000       /* longest wait for a reply or a socket event: "hang" past it */
-#define FD_SCAN 4096       /* fd numbers remembered from startup */
+#define LINE_CAP 512 /* longest reply line expected */
+#define WAIT_MS 5000 /* longest wait for a reply or a socket event: "hang" past it */
+#define FD_SCAN 4096 /* fd numbers remembered from startup */
 #define N_THREADS 16
 #define RLIMIT_FDS 32      /* the rlimit scenario's RLIMIT_NOFILE */
 #define SHIM_FDS_ALLOWED 2 /* fds the shim may hold under a tight RLIMIT_NOFILE */
 #define ERRNO_MARK 12345   /* an errno value no call sets */
 #define SIGNAL_SECONDS 2
 #define SIGNAL_INTERVAL_US 200
-#define MAX_FAILURES 5     /* a phase stops after this many failed cycles */
+#define MAX_FAILURES 5 /* a phase stops after this many failed cycles */
 
 /* One scenario: its name on the command line and what it runs. Each area
  * file exports a table of them ending with { NULL, NULL }. */

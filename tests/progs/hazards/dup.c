@@ -68,7 +68,8 @@ static void dup_fcntl(void)
 static void dup_before_connect(int connect_new)
 {
 	char why[300] = "", label[64];
-	snprintf(label, sizeof(label), "dup before connect, connecting the %s name", connect_new ? "new" : "old");
+	snprintf(label, sizeof(label), "dup before connect, connecting the %s name",
+		 connect_new ? "new" : "old");
 	run_cycles(label, M_ECHO, 1);
 	int s = socket(AF_INET, SOCK_STREAM, 0), d = s >= 0 ? dup(s) : -1;
 	if (!check(d >= 0, "%s: socket and dup", label))
@@ -109,16 +110,19 @@ static void sc_dup2_onto_private(void)
 	int priv = -1, p[2];
 	warm("dup2-onto-private");
 	int n = foreign_sockets(-1, &priv);
-	if (!check(n >= 1, "dup2-onto-private: found shim private fd %d (%d idle pooled sockets)", priv, n))
+	if (!check(n >= 1, "dup2-onto-private: found shim private fd %d (%d idle pooled sockets)",
+		   priv, n))
 		return;
 	if (!check(pipe(p) == 0, "dup2-onto-private: pipe"))
 		return;
 	check(dup2(p[1], priv) == priv, "dup2-onto-private: dup2 of a pipe onto fd %d", priv);
-	check(fcntl(priv, F_GETFD) == 0, "dup2-onto-private: fd %d has no FD_CLOEXEC, as dup2 leaves it", priv);
+	check(fcntl(priv, F_GETFD) == 0,
+	      "dup2-onto-private: fd %d has no FD_CLOEXEC, as dup2 leaves it", priv);
 	check(pipe_works(priv, p[0]), "dup2-onto-private: the pipe works at fd %d", priv);
 	note("dup2-onto-private: %d idle pooled socket(s) now", foreign_sockets(priv, NULL));
 	run_cycles("dup2-onto-private: cycles while the pipe holds the number", M_ECHO, n_cycles);
-	check(pipe_works(priv, p[0]), "dup2-onto-private: the pipe at fd %d still works after the cycles", priv);
+	check(pipe_works(priv, p[0]),
+	      "dup2-onto-private: the pipe at fd %d still works after the cycles", priv);
 	check(close(priv) == 0, "dup2-onto-private: closing the pipe at fd %d", priv);
 	close(p[0]);
 	close(p[1]);

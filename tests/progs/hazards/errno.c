@@ -18,8 +18,18 @@ static void errno_kept(long r, const char *what)
 		check(0, "errno: %s succeeded but changed errno to %d (%s)", what, e, strerror(e));
 }
 
-#define KEEP(call, what) do { errno = ERRNO_MARK; long r_ = (long)(call); errno_kept(r_, what); } while (0)
-#define KEEPV(call, what, v) do { errno = ERRNO_MARK; v = (call); errno_kept((long)(v), what); } while (0)
+#define KEEP(call, what) \
+	do { \
+		errno = ERRNO_MARK; \
+		long r_ = (long)(call); \
+		errno_kept(r_, what); \
+	} while (0)
+#define KEEPV(call, what, v) \
+	do { \
+		errno = ERRNO_MARK; \
+		v = (call); \
+		errno_kept((long)(v), what); \
+	} while (0)
 
 /* socket, connect, write, read, close on a target connection. */
 static void errno_tracked(const char *what, int read_reply)
@@ -73,12 +83,13 @@ static void errno_untracked(void)
 static void sc_errno(void)
 {
 	int before = atomic_load(&failures);
-	errno_tracked("fresh", 1);       /* parked at close */
-	errno_tracked("reused", 1);      /* from the pool, parked again */
+	errno_tracked("fresh", 1);        /* parked at close */
+	errno_tracked("reused", 1);       /* from the pool, parked again */
 	errno_tracked("unread reply", 0); /* closed for real: last I/O a write */
 	errno_tracked("after discard", 1);
 	errno_untracked();
-	check(atomic_load(&failures) == before, "errno: every successful call left errno at %d", ERRNO_MARK);
+	check(atomic_load(&failures) == before, "errno: every successful call left errno at %d",
+	      ERRNO_MARK);
 	run_cycles("errno: after", M_ECHO, n_cycles / 4 + 1);
 }
 

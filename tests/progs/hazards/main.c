@@ -35,7 +35,7 @@
 #include "common.h"
 
 static const struct scenario *const areas[] = {
-	hazards_spawn,	  hazards_threads, hazards_dup,	  hazards_close,
+	hazards_spawn,    hazards_threads, hazards_dup,   hazards_close,
 	hazards_shutdown, hazards_signal,  hazards_epoll, hazards_errno,
 };
 

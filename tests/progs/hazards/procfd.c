@@ -10,7 +10,6 @@
 
 unsigned char inherited[FD_SCAN];
 
-
 /* The socket inode behind fd, or 0 when fd is not a socket. */
 unsigned long socket_inode(int fd)
 {

@@ -36,7 +36,8 @@ static void sc_shutdown_wr(void)
 	check(send_all(fd, req, strlen(req)) == 0, "shutdown-wr: request sent");
 	check(shutdown(fd, SHUT_WR) == 0, "shutdown-wr: shutdown(SHUT_WR)");
 	int n = read_line(fd, line, sizeof(line));
-	check(n >= 0 && !strcmp(line, want), "shutdown-wr: reply read after shutdown (%s)", n >= 0 ? line : rl_name(n));
+	check(n >= 0 && !strcmp(line, want), "shutdown-wr: reply read after shutdown (%s)",
+	      n >= 0 ? line : rl_name(n));
 	char b;
 	int w = wait_fd(fd, POLLIN, WAIT_MS);
 	ssize_t r = w > 0 ? read(fd, &b, 1) : -1;
@@ -45,7 +46,9 @@ static void sc_shutdown_wr(void)
 	long acc = -1, act = -1;
 	for (int i = 0; i < 50 && (server_stats(&acc, &act) < 0 || act != 1); i++)
 		usleep(10000);
-	check(act == 1, "shutdown-wr: server holds only the STATS connection (accepted %ld active %ld)", acc, act);
+	check(act == 1,
+	      "shutdown-wr: server holds only the STATS connection (accepted %ld active %ld)", acc,
+	      act);
 	run_cycles("shutdown-wr: after", M_ECHO, n_cycles);
 }
 
@@ -61,7 +64,8 @@ static void sc_shutdown_rdwr(void)
 	check(r == 0, "shutdown-rdwr: read after it returns 0 (%zd)", r);
 	errno = 0;
 	r = write(fd, "PING\n", 5);
-	check(r == -1 && errno == EPIPE, "shutdown-rdwr: write after it fails with EPIPE (%zd, %s)", r, strerror(errno));
+	check(r == -1 && errno == EPIPE, "shutdown-rdwr: write after it fails with EPIPE (%zd, %s)",
+	      r, strerror(errno));
 	check(close(fd) == 0, "shutdown-rdwr: close");
 	run_cycles("shutdown-rdwr: after", M_ECHO, n_cycles);
 }
@@ -79,8 +83,9 @@ static void sc_early_close(void)
 		int sent = fd >= 0 && send_all(fd, "SLEEP 300\n", 10) == 0;
 		if (round % 2)
 			usleep(100000);
-		check(sent && close(fd) == 0, "early-close: round %d: SLEEP 300 sent, closed %s without reading",
-		      round, round % 2 ? "100 ms later" : "at once");
+		check(sent && close(fd) == 0,
+		      "early-close: round %d: SLEEP 300 sent, closed %s without reading", round,
+		      round % 2 ? "100 ms later" : "at once");
 		run_cycles("early-close: right after", M_ECHO, n_cycles);
 	}
 }
@@ -99,7 +104,8 @@ static void sc_partial_read(void)
 					break;
 				got += (size_t)r;
 			}
-		check(got == sizeof(buf) && buf[0] == 'x', "partial-read: round %d: read 100 of 1000000 bytes", round);
+		check(got == sizeof(buf) && buf[0] == 'x',
+		      "partial-read: round %d: read 100 of 1000000 bytes", round);
 		check(fd >= 0 && close(fd) == 0, "partial-read: round %d: closed mid-reply", round);
 		run_cycles("partial-read: right after", M_ECHO, n_cycles);
 	}
@@ -134,7 +140,8 @@ static void sc_pipelined(void)
 		int fd = tw_connect();
 		int ok = fd >= 0 && send_all(fd, req, strlen(req)) == 0 &&
 			 read_exact_line(fd, line, sizeof(line)) >= 0 && !strcmp(line, a1);
-		check(ok, "pipelined: round %d: two requests in one write, first reply read", round);
+		check(ok, "pipelined: round %d: two requests in one write, first reply read",
+		      round);
 		if (fd >= 0)
 			close(fd);
 		run_into(&t, M_ECHO, "pipelined", 5);
@@ -144,10 +151,7 @@ static void sc_pipelined(void)
 }
 
 const struct scenario hazards_shutdown[] = {
-	{ "shutdown-wr", sc_shutdown_wr },
-	{ "shutdown-rdwr", sc_shutdown_rdwr },
-	{ "early-close", sc_early_close },
-	{ "partial-read", sc_partial_read },
-	{ "pipelined", sc_pipelined },
-	{ NULL, NULL },
+	{ "shutdown-wr", sc_shutdown_wr }, { "shutdown-rdwr", sc_shutdown_rdwr },
+	{ "early-close", sc_early_close }, { "partial-read", sc_partial_read },
+	{ "pipelined", sc_pipelined },     { NULL, NULL },
 };

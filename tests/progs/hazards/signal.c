@@ -32,36 +32,48 @@ static void set_timer(long us)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static void sc_signal_close(void)
+static void catch_alarm(void)
 {
 	struct sigaction sa;
-	struct tally t = { 0 };
-	long spares = 0, rounds = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* A used connection for the handler to close, unless it has one. */
+static void give_spare(struct tally *t, long *spares)
+{
+	if (spare_fd >= 0)
+		return;
+	char why[300] = "";
+	int fd = tw_connect();
+	int r = fd >= 0 ? echo_on(fd, "spare", why, sizeof(why)) : -1;
+	tally_add(t, r, fd >= 0 ? why : "spare: connect failed");
+	if (fd >= 0)
+		spare_fd = fd;
+	(*spares)++;
+}
+
+static void sc_signal_close(void)
+{
+	struct tally t = { 0 };
+	long spares = 0, rounds = 0;
+	catch_alarm();
 	set_timer(SIGNAL_INTERVAL_US);
 	time_t end = time(NULL) + SIGNAL_SECONDS;
 	while ((time(NULL) < end || rounds < 10) && !gave_up(&t)) {
-		if (spare_fd < 0) {
-			char why[300] = "";
-			int fd = tw_connect();
-			int r = fd >= 0 ? echo_on(fd, "spare", why, sizeof(why)) : -1;
-			tally_add(&t, r, fd >= 0 ? why : "spare: connect failed");
-			if (fd >= 0)
-				spare_fd = fd;
-			spares++;
-		}
+		give_spare(&t, &spares);
 		run_into(&t, M_ECHO, "signal-close", 1);
 		rounds++;
 	}
 	set_timer(0);
 	if (spare_fd >= 0)
 		close(spare_fd);
-	note("signal-close: %ld rounds, %ld spare connections, %d closed by the handler", rounds, spares,
-	     (int)handler_closes);
-	check(handler_closes > 0, "signal-close: the handler closed connections (%d)", (int)handler_closes);
+	note("signal-close: %ld rounds, %ld spare connections, %d closed by the handler", rounds,
+	     spares, (int)handler_closes);
+	check(handler_closes > 0, "signal-close: the handler closed connections (%d)",
+	      (int)handler_closes);
 	tally_report("signal-close: main loop and spare requests", &t, rounds + spares);
 	run_cycles("signal-close: after", M_ECHO, n_cycles);
 }
@@ -103,8 +115,9 @@ static void fd_budget(const char *label)
 	int want = RLIMIT_FDS - inh - SHIM_FDS_ALLOWED;
 	note("%s: %d fds opened after the cycles, %d idle pooled socket(s)", label, second,
 	     foreign_sockets(-1, NULL));
-	check(second >= want, "%s: the program still gets %d fds (>= %d): the shim holds at most %d",
-	      label, second, want, SHIM_FDS_ALLOWED);
+	check(second >= want,
+	      "%s: the program still gets %d fds (>= %d): the shim holds at most %d", label, second,
+	      want, SHIM_FDS_ALLOWED);
 	snprintf(l, sizeof(l), "%s: cycles after filling the table", label);
 	run_cycles(l, M_ECHO, n_cycles / 4 + 1);
 }
@@ -115,7 +128,8 @@ static void sc_rlimit(void)
 	char port[16], n[24];
 	getrlimit(RLIMIT_NOFILE, &rl);
 	rl.rlim_cur = RLIMIT_FDS;
-	if (!check(setrlimit(RLIMIT_NOFILE, &rl) == 0, "rlimit: RLIMIT_NOFILE set to %d", RLIMIT_FDS))
+	if (!check(setrlimit(RLIMIT_NOFILE, &rl) == 0, "rlimit: RLIMIT_NOFILE set to %d",
+		   RLIMIT_FDS))
 		return;
 	fd_budget("rlimit");
 	if (atomic_load(&failures))
@@ -133,8 +147,9 @@ static void sc_rlimit_inherited(void)
 {
 	struct rlimit rl;
 	getrlimit(RLIMIT_NOFILE, &rl);
-	if (check(rl.rlim_cur == RLIMIT_FDS, "rlimit-inherited: started with RLIMIT_NOFILE %ld (want %d)",
-		  (long)rl.rlim_cur, RLIMIT_FDS))
+	if (check(rl.rlim_cur == RLIMIT_FDS,
+		  "rlimit-inherited: started with RLIMIT_NOFILE %ld (want %d)", (long)rl.rlim_cur,
+		  RLIMIT_FDS))
 		fd_budget("rlimit-inherited");
 }
 

@@ -23,7 +23,8 @@ static void fork_child(const char *how, int held, int go)
 {
 	char label[64];
 	int n = foreign_sockets(held, NULL);
-	check(n == 0, "%s child: no pooled fd inherited from the parent (%d foreign sockets)", how, n);
+	check(n == 0, "%s child: no pooled fd inherited from the parent (%d foreign sockets)", how,
+	      n);
 	check(close(held) == 0, "%s child: closing its copy of the parent's connection", how);
 	check(write(go, "g", 1) == 1, "%s child: telling the parent to start", how);
 	snprintf(label, sizeof(label), "%s child", how);
@@ -42,7 +43,8 @@ static void parent_side(const char *how, int held)
 		tally_add(&t, cycle(M_ECHO, tag, why, sizeof(why)), why);
 		tally_add(&t, echo_on(held, htag, why, sizeof(why)), why);
 	}
-	snprintf(label, sizeof(label), "%s parent: cycles and requests on its held connection, beside the child", how);
+	snprintf(label, sizeof(label),
+		 "%s parent: cycles and requests on its held connection, beside the child", how);
 	tally_report(label, &t, 2 * n_cycles);
 }
 
@@ -71,13 +73,16 @@ static void fork_with(const char *how, pid_t (*fork_fn)(void))
 	close(go[0]);
 	int st = 0;
 	pid_t w = waitpid(pid, &st, 0);
-	check(w == pid && child_status_ok(st), "%s: child ran its cycles concurrently and exited 0 (status %#x)",
-	      how, st);
+	check(w == pid && child_status_ok(st),
+	      "%s: child ran its cycles concurrently and exited 0 (status %#x)", how, st);
 	snprintf(label, sizeof(label), "%s parent after the child", how);
 	run_cycles(label, M_ECHO, n_cycles / 4 + 1);
 }
 
-static void sc_fork(void) { fork_with("fork", fork); }
+static void sc_fork(void)
+{
+	fork_with("fork", fork);
+}
 
 /* ---- fork while other threads pool ---- */
 
@@ -122,14 +127,19 @@ static void sc_fork_threads(void)
 		pthread_join(th[i], NULL);
 		tally_merge(&all, &t[i], "");
 	}
-	check(good == forks, "fork-threads: %d of %d children forked beside %d busy threads ran right",
-	      good, forks, started);
-	tally_report("fork-threads: the busy threads' cycles", &all, all.ok + all.errors + all.crossed);
+	check(good == forks,
+	      "fork-threads: %d of %d children forked beside %d busy threads ran right", good,
+	      forks, started);
+	tally_report("fork-threads: the busy threads' cycles", &all,
+		     all.ok + all.errors + all.crossed);
 	check(all.ok > 0, "fork-threads: the threads made %ld cycles meanwhile", all.ok);
 }
 
 /* glibc's async-signal-safe fork: it runs no fork handlers. */
-static void sc_underscore_fork(void) { fork_with("_Fork", _Fork); }
+static void sc_underscore_fork(void)
+{
+	fork_with("_Fork", _Fork);
+}
 
 /* vfork's child may only exec or _exit; kept in a function of its own. */
 static pid_t spawn_vfork(void)
@@ -177,10 +187,11 @@ static void sc_spawn(const char *how)
 	if (held < 0)
 		return;
 	int st = spawn_true(how);
-	check(st >= 0 && child_status_ok(st), "%s: /bin/true ran while a connection was held (status %#x)",
-	      how, st);
+	check(st >= 0 && child_status_ok(st),
+	      "%s: /bin/true ran while a connection was held (status %#x)", how, st);
 	check(echo_on(held, how, why, sizeof(why)) == 0,
-	      "%s: the held connection still answers right after the child%s%s", how, *why ? ": " : "", why);
+	      "%s: the held connection still answers right after the child%s%s", how,
+	      *why ? ": " : "", why);
 	check(close(held) == 0, "%s: closing the connection held across the child", how);
 	snprintf(label, sizeof(label), "%s: after the child", how);
 	run_cycles(label, M_ECHO, n_cycles);
@@ -196,10 +207,22 @@ static void sc_exec(void)
 	check(0, "exec: execv /bin/ls: %s", strerror(errno));
 }
 
-static void sc_vfork(void) { sc_spawn("vfork"); }
-static void sc_posix_spawn(void) { sc_spawn("posix_spawn"); }
-static void sc_system(void) { sc_spawn("system"); }
-static void sc_popen(void) { sc_spawn("popen"); }
+static void sc_vfork(void)
+{
+	sc_spawn("vfork");
+}
+static void sc_posix_spawn(void)
+{
+	sc_spawn("posix_spawn");
+}
+static void sc_system(void)
+{
+	sc_spawn("system");
+}
+static void sc_popen(void)
+{
+	sc_spawn("popen");
+}
 
 const struct scenario hazards_spawn[] = {
 	{ "fork", sc_fork },
