@@ -34,7 +34,7 @@ SHIM_OBJ = $(SHIM_SRC:shim/%.c=$(BUILD)/obj/%.o)
 INT_OBJ = $(filter-out $(BUILD)/obj/hooks.o,$(SHIM_OBJ))
 
 LIB = $(BUILD)/libtwpool.so
-PROGS = $(patsubst tests/progs/%.c,$(BUILD)/%,$(wildcard tests/progs/twpool-*.c))
+PROGS = $(patsubst tests/progs/%.c,$(BUILD)/%,$(wildcard tests/progs/twpool-*.c)) $(BUILD)/twpool-hazards
 UNIT_SRC = $(wildcard tests/unit/*.c)
 INTEG_SRC = $(wildcard tests/integration/test_*.c)
 TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
@@ -57,6 +57,11 @@ $(LIB): $(SHIM_OBJ)
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# The hazard scenarios: one file per area over a shared common.c.
+HAZARDS_SRC = $(wildcard tests/progs/hazards/*.c)
+$(BUILD)/twpool-hazards: $(HAZARDS_SRC) tests/progs/hazards/common.h | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -o $@ $(HAZARDS_SRC) -lpthread
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(UNIT_SRC) $(INT_OBJ) -lcriterion $(LDLIBS_LIB)
