@@ -87,7 +87,7 @@ deps-test:
 check: test
 
 demo:
-	scripts/deps build
+	scripts/deps demo
 	$(MAKE) all
 	scripts/demo $(BUILD)
 
