@@ -141,7 +141,7 @@ static int stats_path(char *out, size_t size)
  * can plant in advance. O_EXCL and O_NOFOLLOW make a planted one fail the
  * attempt, never redirect it; a few attempts outlast bad luck. */
 #define TMP_TRIES 8
-#define TMP_SUFFIX_MAX 22
+#define TMP_SUFFIX_MAX sizeof(".tmp.0123456789abcdef") /* with the NUL */
 
 static void tmp_name(char *tmp, size_t size, const char *path)
 {
@@ -154,25 +154,26 @@ static void tmp_name(char *tmp, size_t size, const char *path)
 	snprintf(tmp, size, "%s.tmp.%016llx", path, (unsigned long long)r);
 }
 
-/* The directory path is in, for O_TMPFILE. */
-static void dir_of(char *dir, size_t size, const char *path)
+/* Cuts path (a buffer of at least 2 bytes) down to its directory. */
+static void cut_to_dir(char *path)
 {
-	const char *slash = strrchr(path, '/');
+	char *slash = strrchr(path, '/');
 	if (!slash)
-		snprintf(dir, size, ".");
+		strcpy(path, ".");
 	else if (slash == path)
-		snprintf(dir, size, "/");
+		path[1] = '\0'; /* "/name": the root */
 	else
-		snprintf(dir, size, "%.*s", (int)(slash - path), path);
+		*slash = '\0';
 }
 
 /* An unnamed file beside path (O_TMPFILE): it gets a name only once it is
  * complete. -1 where the file system or /proc cannot do it. */
 static int write_unnamed(const char *path, char *tmp, size_t size, const char *text, size_t len)
 {
-	char dir[TWP_STATS_PATH_MAX], proc[40];
-	dir_of(dir, sizeof(dir), path);
-	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	char proc[40];
+	snprintf(tmp, size, "%s", path);
+	cut_to_dir(tmp);
+	int fd = open(tmp, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	int ok = twp_write_all(fd, text, len) == 0;
@@ -221,26 +222,26 @@ static int write_file(const char *path, const char *text, size_t len)
 	return 0;
 }
 
-static void warn_once(const char *where, const char *path, int err)
+static void warn_once(const char *path, int err)
 {
 	if (!atomic_exchange(&warned, 1))
-		twp_log(TWP_LOG_WARN, "TWPOOL_STATS: cannot write %s'%s': %s; no stats file",
-			where, path, strerror(err));
+		twp_log(TWP_LOG_WARN, "TWPOOL_STATS: cannot write '%s': %s; no stats file", path, strerror(err));
 }
 
 void twp_stats_check(void)
 {
 	char path[TWP_STATS_PATH_MAX], dir[TWP_STATS_PATH_MAX];
-	int saved = errno;
 	if (!twp_cfg.stats_path[0])
 		return;
 	if (stats_path(path, sizeof(path)) < 0) {
-		warn_once("", twp_cfg.stats_path, ENAMETOOLONG);
+		warn_once(twp_cfg.stats_path, ENAMETOOLONG);
 		return;
 	}
-	dir_of(dir, sizeof(dir), path);
+	memcpy(dir, path, sizeof(dir));
+	cut_to_dir(dir);
+	int saved = errno;
 	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
-		warn_once("in ", dir, errno);
+		warn_once(path, errno);
 	errno = saved;
 }
 
@@ -257,7 +258,7 @@ void twp_stats_write(int final)
 	if (text) {
 		size_t len = twp_stats_render(text, need);
 		if (len < need && write_file(path, text, len) < 0)
-			warn_once("", path, errno);
+			warn_once(path, errno);
 		free(text);
 	}
 	pthread_mutex_unlock(&write_mu);
