@@ -256,34 +256,36 @@ static void expect_one_stats_warning(struct h_run *r, const char *dir)
 		  "the line is not a 'twpool[pid]: warn:' line:\n%s", r->err);
 }
 
-/* The client, raw LD_PRELOAD form, with its stats file at stats. */
-static void run_raw(struct h_run *r, const char *stats)
+/* Runs argv (the client, perhaps through a command) with env, and wants
+ * it pooled and one warning about the stats file in dir. */
+static void expect_run_warns_once(char **argv, char **env, int preload, const char *dir)
+{
+	long before = h_twserver_accepted(&srv);
+	struct h_run r;
+	h_run(&r, argv, env, preload, 30);
+	expect_pooled_run(&r, h_twserver_accepted(&srv) - before);
+	expect_one_stats_warning(&r, dir);
+	h_run_free(&r);
+}
+
+/* The client, raw LD_PRELOAD form, with its stats file in dir. */
+static void expect_raw_run_warns_once(const char *dir)
 {
 	char *argv[] = { client(), "-p", fmt("%d", srv.port), "-n", fmt("%d", N_CYCLES), NULL };
-	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port), fmt("TWPOOL_STATS=%s", stats), NULL };
-	long before = h_twserver_accepted(&srv);
-	h_run(r, argv, env, 1, 30);
-	expect_pooled_run(r, h_twserver_accepted(&srv) - before);
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port), fmt("TWPOOL_STATS=%s/s.prom", dir), NULL };
+	expect_run_warns_once(argv, env, 1, dir);
 }
 
 Test(files, missing_stats_directory_warns_once_raw, .init = tw_up, .fini = down, .timeout = 60)
 {
-	char *dir = h_tmp("missing");
-	struct h_run r;
-	run_raw(&r, fmt("%s/s.prom", dir));
-	expect_one_stats_warning(&r, dir);
-	h_run_free(&r);
+	expect_raw_run_warns_once(h_tmp("missing"));
 }
 
 /* A "directory" that is a regular file: nobody, root included, can
  * create anything in it. */
 Test(files, unwritable_stats_directory_warns_once_raw, .init = tw_up, .fini = down, .timeout = 60)
 {
-	char *dir = victim("a-file");
-	struct h_run r;
-	run_raw(&r, fmt("%s/s.prom", dir));
-	expect_one_stats_warning(&r, dir);
-	h_run_free(&r);
+	expect_raw_run_warns_once(victim("a-file"));
 }
 
 /* The twpool command: the C one once built, else the script. */
@@ -314,12 +316,7 @@ Test(files, missing_stats_directory_warns_once_wrapper, .init = tw_up, .fini = d
 	const char *lib = getenv("TWPOOL_TEST_LIB");
 	char *env[] = { fmt("TWPOOL_LIB=%s", lib ? lib : fmt("%s/libtwpool.so", h_build())),
 			fmt("LD_PRELOAD=%s", runtime_preload()), NULL };
-	long before = h_twserver_accepted(&srv);
-	struct h_run r;
-	h_run(&r, argv, env, 0, 30);
-	expect_pooled_run(&r, h_twserver_accepted(&srv) - before);
-	expect_one_stats_warning(&r, dir);
-	h_run_free(&r);
+	expect_run_warns_once(argv, env, 0, dir);
 }
 
 /* The usual way to silence the log: a character device only root can
