@@ -4,6 +4,7 @@
  * (one array load) or, for connect(), the shim is on; the decisions live in
  * conn.c. While the shim is off (unconfigured, misconfigured, or before its
  * constructor) twp_fdtab_size is 0 and nothing is ever watched. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "deepbind.h"
 #include "fdtab.h"
 #include "guard.h"
 #include "init.h"
@@ -311,6 +313,16 @@ HOOK pid_t _Fork(void)
 HOOK pid_t vfork(void)
 {
 	return twp_child_begin()->fork();
+}
+
+/* The pass-through is a tail call: libc's dlopen takes the caller from its
+ * return address (RUNPATH search, $ORIGIN), which must stay the program's. */
+__attribute__((optimize("optimize-sibling-calls")))
+HOOK void *dlopen(const char *file, int mode)
+{
+	if (!twp_deepbind_wanted(file, mode))
+		return twp_deepbind_real()(file, mode);
+	return twp_deepbind_dlopen(file, mode);
 }
 
 HOOK int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
