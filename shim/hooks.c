@@ -317,7 +317,7 @@ HOOK pid_t vfork(void)
 
 /* The pass-through is a tail call: libc's dlopen takes the caller from its
  * return address (RUNPATH search, $ORIGIN), which must stay the program's. */
-__attribute__((optimize("optimize-sibling-calls")))
+__attribute__((optimize("O2")))
 HOOK void *dlopen(const char *file, int mode)
 {
 	if (!twp_deepbind_wanted(file, mode))
