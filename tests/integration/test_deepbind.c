@@ -124,12 +124,21 @@ static void nginx_saw(long *conns, long *ok)
 
 static char **shim_env(const char *port, const char *stats)
 {
-	static char *env[5];
+	static char *env[4];
 	env[0] = fmt("TWPOOL_TARGETS=127.0.0.1:%s", port);
 	env[1] = "TWPOOL_LOG=info";
 	env[2] = fmt("TWPOOL_STATS=%s", stats);
 	env[3] = NULL;
 	return env;
+}
+
+/* Runs argv under the shim and expects want in its output. */
+static void run_expecting(struct h_run *r, char *argv[], char *env[], const char *want)
+{
+	h_run(r, argv, env, 1, 50);
+	cr_assert_not(r->timed_out, "%s timed out; stderr:\n%s", argv[0], r->err);
+	cr_expect(strstr(r->out, want), "%s printed:\n%s\nwant \"%s\"; stderr:\n%s",
+		  argv[0], r->out, want, r->err);
 }
 
 static void expect_redirected(const char *err, const char *lib, const char *stats_path)
@@ -153,10 +162,7 @@ Test(deepbind, php_curl_extension_is_pooled, .init = nginx_up, .fini = nginx_dow
 	char *argv[] = { "php", fmt("%s/tests/progs/deepbind-curl.php", h_src()), port,
 			 fmt("%d", PHP_REQUESTS), NULL };
 	struct h_run r;
-	h_run(&r, argv, shim_env(port, stats), 1, 100);
-	cr_assert_not(r.timed_out, "php timed out; stderr:\n%s", r.err);
-	cr_expect(strstr(r.out, fmt("requests %d errors 0 bodies same", PHP_REQUESTS)),
-		  "php: %s\nstderr:\n%s", r.out, r.err);
+	run_expecting(&r, argv, shim_env(port, stats), fmt("requests %d errors 0 bodies same", PHP_REQUESTS));
 	long conns, ok;
 	nginx_saw(&conns, &ok);
 	cr_expect_eq(ok, PHP_REQUESTS, "nginx answered %ld requests with 200, want %d", ok, PHP_REQUESTS);
@@ -189,10 +195,7 @@ ParameterizedTest(struct mode *m, deepbind, library_connections_are_pooled, .ini
 	char *argv[] = { fmt("%s/deepbind-main", h_build()), fmt("%s/%s", h_build(), lib), (char *)how, port,
 			 fmt("%d", LIB_CYCLES), NULL };
 	struct h_run r;
-	h_run(&r, argv, shim_env(port, stats), 1, 50);
-	cr_assert_not(r.timed_out, "deepbind-main timed out; stderr:\n%s", r.err);
-	cr_expect(strstr(r.out, fmt("requests %d errors 0 own-dup ok", LIB_CYCLES)),
-		  "deepbind-main: %s\nstderr:\n%s", r.out, r.err);
+	run_expecting(&r, argv, shim_env(port, stats), fmt("requests %d errors 0 own-dup ok", LIB_CYCLES));
 	long accepted = h_twserver_accepted(&srv);
 	cr_expect_eq(accepted, 1, "the server accepted %ld connections for %d cycles of %s",
 		     accepted, LIB_CYCLES, lib);
