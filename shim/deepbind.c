@@ -169,7 +169,7 @@ static const ElfW(Sym) *gnu_lookup(const struct obj *o, const char *name)
 	const uint32_t *g = o->gnu, nbuckets = g[0], symoff = g[1];
 	const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)(g + 4) + g[2]);
 	const uint32_t *chain = buckets + nbuckets;
-	uint32_t h = gnu_hash(name), i = buckets[h % nbuckets];
+	uint32_t h = gnu_hash(name), i = nbuckets ? buckets[h % nbuckets] : 0;
 	if (i < symoff)
 		return NULL;
 	for (;; i++) {
