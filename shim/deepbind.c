@@ -79,6 +79,11 @@ twp_dlopen_fn twp_deepbind_real(void)
 	return f;
 }
 
+void twp_deepbind_atfork_child(void)
+{
+	pthread_mutex_init(&mu, NULL);
+}
+
 uint64_t twp_deepbind_count(int redirected)
 {
 	return atomic_load_explicit(&count[!!redirected], memory_order_relaxed);

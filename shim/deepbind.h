@@ -32,6 +32,10 @@ int twp_deepbind_wanted(const char *file, int mode);
  * Same result and dlerror() state as dlopen. */
 void *twp_deepbind_dlopen(const char *file, int mode);
 
+/* In a forked child: another thread of the parent may have been
+ * redirecting. For init's fork handler. */
+void twp_deepbind_atfork_child(void);
+
 /* Libraries loaded with RTLD_DEEPBIND, by result. */
 uint64_t twp_deepbind_count(int redirected);
 

@@ -6,7 +6,8 @@
  * hooked GOT entries at the hooks after it loads. Checked on what the
  * servers saw: nginx's access log ($connection numbers), twpool-server's
  * accepted count. ASan and TSan abort any RTLD_DEEPBIND dlopen (their
- * interceptor refuses it), so these tests say so and skip in those builds. */
+ * interceptor refuses it) and make themselves every dlopen's caller, so
+ * these tests say so and skip in those builds. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <netinet/in.h>
@@ -30,10 +31,13 @@ static pid_t nginx_pid;
 static int nginx_port;
 static char *nginx_dir;
 
-static void skip_under_sanitizer(void)
+#define DEEPBIND_ABORTS "the sanitizer runtime aborts any dlopen with RTLD_DEEPBIND"
+#define CALLER_LOST "the sanitizer's dlopen interceptor is the caller: RUNPATH fails without the shim too"
+
+static void skip_under_sanitizer(const char *why)
 {
 	if (strstr(h_preload(), "libasan") || strstr(h_preload(), "libtsan"))
-		cr_skip_test("the sanitizer runtime aborts any dlopen with RTLD_DEEPBIND");
+		cr_skip_test("%s", why);
 }
 
 static void tw_up(void) { h_twserver_start(&srv, NULL); }
@@ -157,7 +161,7 @@ static void expect_redirected(const char *err, const char *lib, const char *stat
 
 Test(deepbind, php_curl_extension_is_pooled, .init = nginx_up, .fini = nginx_down, .timeout = 120)
 {
-	skip_under_sanitizer();
+	skip_under_sanitizer(DEEPBIND_ABORTS);
 	char *stats = h_tmp("php.prom"), *port = fmt("%d", nginx_port);
 	char *argv[] = { "php", fmt("%s/tests/progs/deepbind-curl.php", h_src()), port,
 			 fmt("%d", PHP_REQUESTS), NULL };
@@ -189,7 +193,7 @@ ParameterizedTestParameters(deepbind, library_connections_are_pooled)
 ParameterizedTest(struct mode *m, deepbind, library_connections_are_pooled, .init = tw_up,
 		  .fini = tw_down, .timeout = 60)
 {
-	skip_under_sanitizer();
+	skip_under_sanitizer(DEEPBIND_ABORTS);
 	const char *lib = m->lib, *how = m->how;
 	char *stats = h_tmp(fmt("%s.prom", how)), *port = fmt("%d", srv.port);
 	char *argv[] = { fmt("%s/deepbind-main", h_build()), fmt("%s/%s", h_build(), lib), (char *)how, port,
@@ -209,7 +213,7 @@ ParameterizedTest(struct mode *m, deepbind, library_connections_are_pooled, .ini
  * and the log and the stats say it bypasses the shim. */
 Test(deepbind, bare_names_keep_the_callers_runpath, .timeout = 30)
 {
-	skip_under_sanitizer();
+	skip_under_sanitizer(CALLER_LOST);
 	for (int deep = 0; deep < 2; deep++) {
 		char *stats = h_tmp(fmt("runpath-%d.prom", deep));
 		char *argv[] = { fmt("%s/deepbind-main", h_build()), "--runpath", "libtwpdeep.so",
