@@ -35,13 +35,17 @@ INT_OBJ = $(filter-out $(BUILD)/obj/hooks.o,$(SHIM_OBJ))
 
 LIB = $(BUILD)/libtwpool.so
 PROGS = $(patsubst tests/progs/%.c,$(BUILD)/%,$(wildcard tests/progs/twpool-*.c)) $(BUILD)/twpool-hazards
+# A library loaded with RTLD_DEEPBIND, lazy and bind-now (its GOT in RELRO),
+# and a copy found only through the loading program's RUNPATH.
+DEEP = $(BUILD)/deepbind-main $(BUILD)/deepbind-lib.so $(BUILD)/deepbind-lib-now.so \
+	$(BUILD)/deepbind-runpath/libtwpdeep.so
 UNIT_SRC = $(wildcard tests/unit/*.c)
 INTEG_SRC = $(wildcard tests/integration/test_*.c)
 TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
 
 .PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps
 
-all: $(LIB) $(PROGS)
+all: $(LIB) $(PROGS) $(DEEP)
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/obj/%.o: shim/%.c | $(BUILD)/obj
@@ -62,6 +66,18 @@ $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 HAZARDS_SRC = $(wildcard tests/progs/hazards/*.c)
 $(BUILD)/twpool-hazards: $(HAZARDS_SRC) tests/progs/hazards/common.h | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $(HAZARDS_SRC) -lpthread
+
+$(BUILD)/deepbind-main: tests/progs/deepbind-main.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/deepbind-runpath' -o $@ $< -ldl
+
+$(BUILD)/deepbind-lib.so: tests/progs/deepbind-lib.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
+
+$(BUILD)/deepbind-lib-now.so: tests/progs/deepbind-lib.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,relro,-z,now -o $@ $<
+
+$(BUILD)/deepbind-runpath/libtwpdeep.so: $(BUILD)/deepbind-lib.so
+	mkdir -p $(@D) && cp $< $@
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(UNIT_SRC) $(INT_OBJ) -lcriterion $(LDLIBS_LIB)

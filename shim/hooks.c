@@ -1,9 +1,12 @@
 /* hooks.c - the interposed entry points, and nothing else.
  *
  * Each hook passes straight through unless the fd is one the shim watches
- * (one array load) or, for connect(), the shim is on; the decisions live in
- * conn.c. While the shim is off (unconfigured, misconfigured, or before its
+ * (one array load) or, for socket() and connect(), the shim is on; the
+ * decisions live in the modules named after each moment: connect.c,
+ * close.c, track.c (I/O), fdops.c (everything else), readiness.c (poll and
+ * select), child.c (fork, spawn, exec), deepbind.c (dlopen). While the shim is off (unconfigured, misconfigured, or before its
  * constructor) twp_fdtab_size is 0 and nothing is ever watched. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,6 +25,7 @@
 #include "child.h"
 #include "close.h"
 #include "connect.h"
+#include "deepbind.h"
 #include "fdops.h"
 #include "fdtab.h"
 #include "guard.h"
@@ -321,6 +325,16 @@ HOOK pid_t _Fork(void)
 HOOK pid_t vfork(void)
 {
 	return twp_child_begin()->fork();
+}
+
+/* The pass-through is a tail call: libc's dlopen takes the caller from its
+ * return address (RUNPATH search, $ORIGIN), which must stay the program's. */
+__attribute__((optimize("O2")))
+HOOK void *dlopen(const char *file, int mode)
+{
+	if (!twp_deepbind_wanted(file, mode))
+		return twp_deepbind_real()(file, mode);
+	return twp_deepbind_dlopen(file, mode);
 }
 
 HOOK int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)

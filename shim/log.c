@@ -42,7 +42,7 @@ static int open_log_file(const char *path, const char **why)
 		*why = refusal(path, errno);
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) {
+	if (TWP_NEXT(fstat)(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) {
 		twp_real.close(fd);
 		*why = "it is not a regular file";
 		return -1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "deepbind.h"
 #include "log.h"
 #include "pool.h"
 #include "real.h"
@@ -112,6 +113,11 @@ size_t twp_stats_render(char *buf, size_t size)
 	}
 	put(&o, "# HELP twpool_info Shim version and process.\n# TYPE twpool_info gauge\n");
 	put(&o, "twpool_info{version=\"%s\",pid=\"%d\"} 1\n", TWPOOL_VERSION, (int)getpid());
+	put(&o, "# HELP %s Libraries loaded with RTLD_DEEPBIND, by whether their socket calls reach the shim.\n"
+	     "# TYPE %s counter\n", TWPOOL_METRIC_DEEPBIND, TWPOOL_METRIC_DEEPBIND);
+	for (int r = 1; r >= 0; r--)
+		put(&o, TWPOOL_METRIC_DEEPBIND "{result=\"%s\"} %llu\n", r ? "redirected" : "bypassed",
+		    (unsigned long long)twp_deepbind_count(r));
 	return o.len;
 }
 
