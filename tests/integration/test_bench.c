@@ -96,6 +96,22 @@ Test(bench, short_mode_runs_every_section, .timeout = 150)
 		free(ka);
 		free(pr);
 	}
+	/* HTTP: ab needs apache2-utils and nginx-light, which only `scripts/deps
+	 * bench` installs: each row runs, or the output says it was skipped. */
+	for (int c = 1; c <= 10; c += 9) {
+		char *skip = fmt("skipped http-c%d: ", c);
+		if (line_starting(r.out, skip)) {
+			cr_log_info("%s", line_starting(r.out, skip));
+		} else {
+			char *ka = fmt("http-c%d twpool/keep-alive", c);
+			char *row = fmt("| HTTP ab -c %d / nginx |", c);
+			expect_ratio(r.out, ka);
+			cr_expect(strstr(r.out, row), "no \"%s\" row in the Markdown table", row);
+			free(ka);
+			free(row);
+		}
+		free(skip);
+	}
 	/* Overheads: pass-through to a target not allow-listed, untracked I/O. */
 	expect_ratio(r.out, "passthru with/without");
 	expect_ratio(r.out, "io with/without");
