@@ -79,6 +79,19 @@ $(BUILD)/deepbind-lib-now.so: tests/progs/deepbind-lib.c | $(BUILD)/obj
 $(BUILD)/deepbind-runpath/libtwpdeep.so: $(BUILD)/deepbind-lib.so
 	mkdir -p $(@D) && cp $< $@
 
+# Benchmark programs: scripts/bench runs them from $(BUILD) (make bench, and
+# the suite's short run); bench-pool links the pool code directly.
+BENCH_PROGS = $(BUILD)/bench-io $(BUILD)/bench-pool
+.PHONY: bench-progs
+bench-progs: $(BENCH_PROGS)
+test: bench-progs
+
+$(BUILD)/bench-io: tests/progs/bench-io.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+$(BUILD)/bench-pool: tests/progs/bench-pool.c $(INT_OBJ)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
+
 $(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(UNIT_SRC) $(INT_OBJ) -lcriterion $(LDLIBS_LIB)
 
@@ -107,7 +120,7 @@ demo:
 	$(MAKE) all
 	scripts/demo $(BUILD)
 
-bench: all
+bench: all bench-progs
 	scripts/deps bench
 	scripts/bench $(BUILD)
 
