@@ -56,31 +56,33 @@ uint64_t twp_name_next_due(uint64_t now, unsigned fails)
 	return now + (wait < TWP_RETRY_MAX_MS ? wait : TWP_RETRY_MAX_MS);
 }
 
-/* ---- the addresses, under a sequence count ---- */
+/* ---- the addresses, under a sequence count ----
+ * Release stores and acquire loads of the words, not fences (TSan does not
+ * model fences): a reader that sees any word of a rewrite also sees the odd
+ * count stored before it, so its second read of the count differs. */
 
 static void publish(struct twp_name *nm, const struct twp_key *keys, int n)
 {
 	unsigned s = atomic_load_explicit(&nm->seq, memory_order_relaxed) | 1;
 	atomic_store_explicit(&nm->seq, s, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
 	for (int i = 0; i < n; i++) {
 		uint64_t w[TWP_KEY_WORDS];
 		memcpy(w, &keys[i], sizeof(w));
 		for (size_t j = 0; j < TWP_KEY_WORDS; j++)
-			atomic_store_explicit(&nm->addrs[i][j], w[j], memory_order_relaxed);
+			atomic_store_explicit(&nm->addrs[i][j], w[j], memory_order_release);
 	}
-	atomic_store_explicit(&nm->n, n, memory_order_relaxed);
+	atomic_store_explicit(&nm->n, n, memory_order_release);
 	atomic_store_explicit(&nm->seq, s + 1, memory_order_release);
 }
 
 static int scan(struct twp_name *nm, const struct twp_key *k)
 {
-	int n = atomic_load_explicit(&nm->n, memory_order_relaxed);
+	int n = atomic_load_explicit(&nm->n, memory_order_acquire);
 	for (int i = 0; i < n && i < TWP_RESOLVED_MAX; i++) {
 		uint64_t w[TWP_KEY_WORDS];
 		struct twp_key a;
 		for (size_t j = 0; j < TWP_KEY_WORDS; j++)
-			w[j] = atomic_load_explicit(&nm->addrs[i][j], memory_order_relaxed);
+			w[j] = atomic_load_explicit(&nm->addrs[i][j], memory_order_acquire);
 		memcpy(&a, w, sizeof(a));
 		if (twp_key_same_target(&a, k))
 			return 1;
@@ -97,7 +99,6 @@ static int holds(struct twp_name *nm, const struct twp_key *k)
 		if (s & 1)
 			continue;
 		int found = scan(nm, k);
-		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load_explicit(&nm->seq, memory_order_relaxed) == s)
 			return found;
 	}
