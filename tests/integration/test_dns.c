@@ -86,8 +86,9 @@ struct cycles {
 static void parse_cycles(struct cycles *c, const char *out)
 {
 	c->n = 0;
-	for (const char *p = out; p && *p && c->n < MAX_CYCLES; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+	for (const char *p = out; p && c->n < MAX_CYCLES; p = strchr(p, '\n')) {
 		int i;
+		p += *p == '\n';
 		if (sscanf(p, "cycle %d connect_us %ld accepted %ld", &i, &c->us[c->n],
 			   &c->accepted[c->n]) == 3)
 			c->n++;
