@@ -18,8 +18,12 @@
 /* Comma-separated allow-list of targets. Entries:
  *   1.2.3.4:6379    an IPv4 address (IPv4-mapped IPv6 connects match it too)
  *   [::1]:6379      an IPv6 address
- *   name:6379       a host name, resolved once, on the first connect() to
- *                   that port; every address it resolves to matches
+ *   name:6379       a host name; every address it resolves to matches.
+ *                   Never looked up inside connect(): a connect to that
+ *                   port starts a lookup on a shim thread when one is due
+ *                   (first use; 1 s after a failure, doubling to 60 s;
+ *                   60 s after a success) and, until one succeeds, passes
+ *                   through unpooled
  *   *:6379          any address on that port
  * Unset or empty: the shim passes every call through untouched. */
 #define TWPOOL_ENV_TARGETS "TWPOOL_TARGETS"
