@@ -85,6 +85,9 @@
 #define TWPOOL_METRIC_DISCARDS "twpool_discards_total"  /* reason=... below */
 #define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
 #define TWPOOL_METRIC_REPLAYS "twpool_replays_total"    /* result=ok|failed */
+/* Libraries loaded with RTLD_DEEPBIND (no target label): result=redirected
+ * when their socket calls were pointed at the shim, bypassed when not. */
+#define TWPOOL_METRIC_DEEPBIND "twpool_deepbind_libraries_total"
 
 /* Why a connection was closed for real instead of parked or reused (the
  * reason label of twpool_discards_total):

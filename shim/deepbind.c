@@ -23,6 +23,7 @@
 #include "fdtab.h"
 #include "guard.h"
 #include "log.h"
+#include "stats.h"
 
 #if defined(__x86_64__) && defined(__LP64__)
 #define R_SLOT R_X86_64_JUMP_SLOT
@@ -64,7 +65,6 @@ struct load {
 	int redirected, kept, failed;
 };
 
-static _Atomic uint64_t count[2]; /* [0] bypassed, [1] redirected */
 static twp_dlopen_fn real_dlopen;
 /* One redirection at a time: two loads may share new dependencies. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -84,14 +84,9 @@ void twp_deepbind_atfork_child(void)
 	pthread_mutex_init(&mu, NULL);
 }
 
-uint64_t twp_deepbind_count(int redirected)
-{
-	return atomic_load_explicit(&count[!!redirected], memory_order_relaxed);
-}
-
 static void counted(int redirected)
 {
-	atomic_fetch_add_explicit(&count[!!redirected], 1, memory_order_relaxed);
+	twp_stats_deepbind(redirected);
 }
 
 int twp_deepbind_wanted(const char *file, int mode)

@@ -11,10 +11,6 @@
 
 #include <stdint.h>
 
-#ifndef TWPOOL_METRIC_DEEPBIND
-/* Until include/twpool.h names it: result=redirected|bypassed. */
-#define TWPOOL_METRIC_DEEPBIND "twpool_deepbind_libraries_total"
-#endif
 
 typedef void *(*twp_dlopen_fn)(const char *, int);
 
@@ -36,7 +32,5 @@ void *twp_deepbind_dlopen(const char *file, int mode);
  * redirecting. For init's fork handler. */
 void twp_deepbind_atfork_child(void);
 
-/* Libraries loaded with RTLD_DEEPBIND, by result. */
-uint64_t twp_deepbind_count(int redirected);
 
 #endif

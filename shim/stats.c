@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "deepbind.h"
 #include "log.h"
 #include "pool.h"
 #include "real.h"
@@ -26,6 +25,16 @@ static _Atomic int dirty;
 /* One warning per process about a file that cannot be written. */
 static _Atomic int warned;
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Libraries loaded with RTLD_DEEPBIND: [0] bypassed, [1] redirected. */
+static _Atomic uint64_t deepbind[2];
+
+void twp_stats_deepbind(int redirected)
+{
+	atomic_fetch_add_explicit(&deepbind[!!redirected], 1, memory_order_relaxed);
+	if (!redirected) /* a warning worth a file, even in a process that pools nothing */
+		twp_stats_touch();
+}
 
 void twp_stats_touch(void)
 {
@@ -111,13 +120,13 @@ size_t twp_stats_render(char *buf, size_t size)
 		void *arg[2] = { &o, &f };
 		twp_pool_each(family_samples, arg);
 	}
-	put(&o, "# HELP twpool_info Shim version and process.\n# TYPE twpool_info gauge\n");
-	put(&o, "twpool_info{version=\"%s\",pid=\"%d\"} 1\n", TWPOOL_VERSION, (int)getpid());
 	put(&o, "# HELP %s Libraries loaded with RTLD_DEEPBIND, by whether their socket calls reach the shim.\n"
 	     "# TYPE %s counter\n", TWPOOL_METRIC_DEEPBIND, TWPOOL_METRIC_DEEPBIND);
 	for (int r = 1; r >= 0; r--)
 		put(&o, TWPOOL_METRIC_DEEPBIND "{result=\"%s\"} %llu\n", r ? "redirected" : "bypassed",
-		    (unsigned long long)twp_deepbind_count(r));
+		    (unsigned long long)atomic_load_explicit(&deepbind[r], memory_order_relaxed));
+	put(&o, "# HELP twpool_info Shim version and process.\n# TYPE twpool_info gauge\n");
+	put(&o, "twpool_info{version=\"%s\",pid=\"%d\"} 1\n", TWPOOL_VERSION, (int)getpid());
 	return o.len;
 }
 

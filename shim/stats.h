@@ -4,6 +4,10 @@
 
 #include <stddef.h>
 
+/* Counts a library loaded with RTLD_DEEPBIND, redirected to the shim or
+ * not (twpool_deepbind_libraries_total). */
+void twp_stats_deepbind(int redirected);
+
 /* Notes that a counter moved: until then the process writes no stats
  * file, not even at exit. */
 void twp_stats_touch(void);
