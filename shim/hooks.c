@@ -274,47 +274,42 @@ HOOK int fexecve(int fd, char *const argv[], char *const envp[])
 	return twp_child_exec()->fexecve(fd, argv, envp);
 }
 
-/* execl, execlp and execle gather their arguments and go through the hooks
- * above (glibc's own reach execve internally, past them). */
-#define GATHER_ARGS(first, ap, argv) \
-	size_t n_ = 1; \
-	va_list c_; \
-	va_copy(c_, ap); \
-	while (va_arg(c_, char *)) \
-		n_++; \
-	va_end(c_); \
-	char *argv[n_ + 1]; \
-	argv[0] = (char *)(first); \
-	for (size_t i_ = 1; i_ <= n_; i_++) \
-		argv[i_] = va_arg(ap, char *);
+/* glibc's execl, execlp and execle reach execve internally, past the hooks
+ * above: these gather their lists and go through them. */
+enum exec_list { EXEC_L, EXEC_LP, EXEC_LE };
 
-HOOK int execl(const char *path, const char *arg, ...)
+/* execl, execlp and execle: the list gathered into an argv on this stack
+ * (execle's environment follows the NULL), then the hooks above. */
+static int exec_list(enum exec_list how, const char *file, const char *arg, va_list ap)
 {
-	va_list ap;
-	va_start(ap, arg);
-	GATHER_ARGS(arg, ap, argv);
-	va_end(ap);
-	return execv(path, argv);
+	size_t n = 1;
+	va_list c;
+	va_copy(c, ap);
+	while (va_arg(c, char *))
+		n++;
+	va_end(c);
+	char *argv[n + 1];
+	argv[0] = (char *)arg;
+	for (size_t i = 1; i <= n; i++)
+		argv[i] = va_arg(ap, char *);
+	if (how == EXEC_LE)
+		return execve(file, argv, va_arg(ap, char *const *));
+	return how == EXEC_LP ? execvp(file, argv) : execv(file, argv);
 }
 
-HOOK int execlp(const char *file, const char *arg, ...)
-{
-	va_list ap;
-	va_start(ap, arg);
-	GATHER_ARGS(arg, ap, argv);
-	va_end(ap);
-	return execvp(file, argv);
-}
+#define EXEC_LIST_HOOK(name, how) \
+	HOOK int name(const char *file, const char *arg, ...) \
+	{ \
+		va_list ap; \
+		va_start(ap, arg); \
+		int r = exec_list(how, file, arg, ap); \
+		va_end(ap); \
+		return r; \
+	}
 
-HOOK int execle(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	va_start(ap, arg);
-	GATHER_ARGS(arg, ap, argv);
-	char *const *envp = va_arg(ap, char *const *);
-	va_end(ap);
-	return execve(path, argv, envp);
-}
+EXEC_LIST_HOOK(execl, EXEC_L)
+EXEC_LIST_HOOK(execlp, EXEC_LP)
+EXEC_LIST_HOOK(execle, EXEC_LE)
 
 HOOK pid_t _Fork(void)
 {
