@@ -38,10 +38,13 @@ PROGS = $(patsubst tests/progs/%.c,$(BUILD)/%,$(wildcard tests/progs/twpool-*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 INTEG_SRC = $(wildcard tests/integration/test_*.c)
 TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
+# The twpool command links the library's own parser (config.c, key.c).
+CMD = $(BUILD)/twpool
+CMD_OBJ = $(patsubst cmd/%.c,$(BUILD)/cmd/%.o,$(wildcard cmd/*.c)) $(BUILD)/obj/config.o $(BUILD)/obj/key.o
 
 .PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps
 
-all: $(LIB) $(PROGS)
+all: $(LIB) $(CMD) $(PROGS)
 
 $(BUILD)/obj/%.o: shim/%.c shim/*.h include/twpool.h | $(BUILD)/obj
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
@@ -51,6 +54,13 @@ $(BUILD)/obj:
 
 $(LIB): $(SHIM_OBJ)
 	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS_LIB)
+
+$(BUILD)/cmd/%.o: cmd/%.c cmd/*.h shim/config.h shim/key.h include/twpool.h
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN) -DTWPOOL_LIBDIR='"$(LIBDIR)"' -c -o $@ $<
+
+$(CMD): $(CMD_OBJ)
+	$(CC) $(BASE_CFLAGS) $(SAN) -o $@ $^
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
@@ -91,13 +101,12 @@ tsan:
 fuzz:
 	scripts/fuzz $(FUZZ_SECONDS)
 
-install: $(LIB)
+install: $(LIB) $(CMD)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
-	sed 's|@LIBDIR@|$(LIBDIR)|' scripts/twpool > $(DESTDIR)$(BINDIR)/twpool
-	chmod 0755 $(DESTDIR)$(BINDIR)/twpool
-	install -m 0644 scripts/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
+	install -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/twpool
+	install -m 0644 cmd/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
