@@ -60,7 +60,7 @@ $(BUILD)/cmd/%.o: cmd/%.c cmd/*.h shim/config.h shim/key.h include/twpool.h
 	$(CC) $(BASE_CFLAGS) $(SAN) -DTWPOOL_LIBDIR='"$(LIBDIR)"' -c -o $@ $<
 
 $(CMD): $(CMD_OBJ)
-	$(CC) $(BASE_CFLAGS) $(SAN) -o $@ $^
+	$(CC) $(BASE_CFLAGS) $(SAN) -o $@ $^ -lm
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread

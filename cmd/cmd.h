@@ -34,7 +34,10 @@ _Noreturn void twp_help(void);
 void *twp_xmalloc(size_t n);
 void *twp_xrealloc(void *p, size_t n);
 char *twp_xstrdup(const char *s);
+char *twp_xstrndup(const char *s, size_t n);
 char *twp_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends to the malloc'd string *s (NULL: empty). */
+void twp_append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The library to preload: TWPOOL_LIB, else libtwpool.so beside the command
  * (a build tree), else the installed copy under TWPOOL_LIBDIR. */

@@ -158,6 +158,14 @@ char *twp_xstrdup(const char *s)
 	return strcpy(twp_xmalloc(strlen(s) + 1), s);
 }
 
+char *twp_xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+	if (!d)
+		twp_die(TWP_EXIT_USAGE, "out of memory");
+	return d;
+}
+
 char *twp_xasprintf(const char *fmt, ...)
 {
 	char *s;
@@ -168,6 +176,21 @@ char *twp_xasprintf(const char *fmt, ...)
 	if (n < 0)
 		twp_die(TWP_EXIT_USAGE, "out of memory");
 	return s;
+}
+
+void twp_append(char **s, const char *fmt, ...)
+{
+	char *tail;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&tail, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		twp_die(TWP_EXIT_USAGE, "out of memory");
+	size_t len = *s ? strlen(*s) : 0;
+	*s = twp_xrealloc(*s, len + (size_t)n + 1);
+	memcpy(*s + len, tail, (size_t)n + 1);
+	free(tail);
 }
 
 static char *absolute(const char *path)
