@@ -7,6 +7,7 @@
 #ifndef TWP_CMD_H
 #define TWP_CMD_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define TWP_PROG "twpool"
@@ -36,6 +37,7 @@ void *twp_xrealloc(void *p, size_t n);
 char *twp_xstrdup(const char *s);
 char *twp_xstrndup(const char *s, size_t n);
 char *twp_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *twp_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Appends to the malloc'd string *s (NULL: empty). */
 void twp_append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

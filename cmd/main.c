@@ -166,30 +166,32 @@ char *twp_xstrndup(const char *s, size_t n)
 	return d;
 }
 
-char *twp_xasprintf(const char *fmt, ...)
+char *twp_xvasprintf(const char *fmt, va_list ap)
 {
 	char *s;
+	if (vasprintf(&s, fmt, ap) < 0)
+		twp_die(TWP_EXIT_USAGE, "out of memory");
+	return s;
+}
+
+char *twp_xasprintf(const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
+	char *s = twp_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		twp_die(TWP_EXIT_USAGE, "out of memory");
 	return s;
 }
 
 void twp_append(char **s, const char *fmt, ...)
 {
-	char *tail;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&tail, fmt, ap);
+	char *tail = twp_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		twp_die(TWP_EXIT_USAGE, "out of memory");
-	size_t len = *s ? strlen(*s) : 0;
-	*s = twp_xrealloc(*s, len + (size_t)n + 1);
-	memcpy(*s + len, tail, (size_t)n + 1);
+	size_t len = *s ? strlen(*s) : 0, n = strlen(tail);
+	*s = twp_xrealloc(*s, len + n + 1);
+	memcpy(*s + len, tail, n + 1);
 	free(tail);
 }
 

@@ -32,10 +32,8 @@ static void add(struct twp_preflight *p, int blocks, const char *fmt, ...)
 static void add(struct twp_preflight *p, int blocks, const char *fmt, ...)
 {
 	va_list ap;
-	char *text;
 	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) < 0)
-		twp_die(TWP_EXIT_USAGE, "out of memory");
+	char *text = twp_xvasprintf(fmt, ap);
 	va_end(ap);
 	p->findings = twp_xrealloc(p->findings, (p->n + 1) * sizeof(*p->findings));
 	p->findings[p->n++] = (struct twp_finding){ .blocks = blocks, .text = text };

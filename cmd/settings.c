@@ -110,7 +110,7 @@ static void apply(struct twp_run_opts *o, int c, const char *opt, char **targets
 		exit(fflush(stdout) ? TWP_EXIT_USAGE : TWP_EXIT_OK);
 	case 't':
 		add_targets(targets, optarg);
-		*raw = twp_xasprintf("%s%s%s", *raw, **raw ? "," : "", optarg);
+		twp_append(raw, "%s%s", **raw ? "," : "", optarg);
 		return;
 	case 's':
 		return set(o, opt, TWPOOL_ENV_STATS, path_value(opt, optarg));

@@ -121,6 +121,15 @@ static void write_file_at(const char *path, const char *text, time_t mtime)
 
 static void write_file(const char *path, const char *text) { write_file_at(path, text, 0); }
 
+/* h_tmp(name) holding text, with mode. */
+static char *tmp_file(const char *name, const char *text, mode_t mode)
+{
+	char *path = h_tmp(name);
+	write_file(path, text);
+	cr_assert_eq(chmod(path, mode), 0, "chmod %o %s", (unsigned)mode, path);
+	return path;
+}
+
 /* The line of text containing needle, as a new string, or NULL. */
 static char *line_with(const char *text, const char *needle)
 {
@@ -288,9 +297,7 @@ Test(cli, command_not_found_is_127)
 
 Test(cli, command_not_executable_is_126)
 {
-	char *path = h_tmp("not-executable");
-	write_file(path, "#!/bin/sh\nexit 0\n");
-	cr_assert_eq(chmod(path, 0644), 0);
+	char *path = tmp_file("not-executable", "#!/bin/sh\nexit 0\n", 0644);
 	struct h_run r;
 	tw(&r, NULL, "-t", "127.0.0.1:1", path, NULL);
 	cr_expect_eq(r.status, 126, "exit status %d, want 126; stderr:\n%s", r.status,
@@ -437,9 +444,7 @@ Test(cli, check_dynamic_missing_and_unexecutable)
 	h_run_free(&r);
 	check(&r, 127, "twpool-no-such-command", "twpool-no-such-command");
 	h_run_free(&r);
-	char *path = h_tmp("check-not-executable");
-	write_file(path, "#!/bin/sh\nexit 0\n");
-	cr_assert_eq(chmod(path, 0644), 0);
+	char *path = tmp_file("check-not-executable", "#!/bin/sh\nexit 0\n", 0644);
 	check(&r, 126, path, "permission denied");
 	h_run_free(&r);
 
@@ -524,23 +529,17 @@ Test(cli, check_file_capabilities)
 Test(cli, check_scripts_follow_their_interpreter)
 {
 	struct h_run r;
-	char *sh = h_tmp("check-sh");
-	write_file(sh, "#!/bin/sh\nexit 0\n");
-	cr_assert_eq(chmod(sh, 0755), 0);
+	char *sh = tmp_file("check-sh", "#!/bin/sh\nexit 0\n", 0755);
 	check(&r, 0, sh, "/bin/sh");
 	h_run_free(&r);
 
 	char *bin = static_prog("static-interp", 0);
-	char *st = h_tmp("check-static-interp");
-	write_file(st, fmt("#!%s -x\n", bin));
-	cr_assert_eq(chmod(st, 0755), 0);
+	char *st = tmp_file("check-static-interp", fmt("#!%s -x\n", bin), 0755);
 	check(&r, 1, st, "statically linked");
 	h_run_free(&r);
 
 	/* #!/usr/bin/env NAME: NAME, found in PATH, is what runs. */
-	char *envd = h_tmp("check-env");
-	write_file(envd, "#!/usr/bin/env static-interp\n");
-	cr_assert_eq(chmod(envd, 0755), 0);
+	char *envd = tmp_file("check-env", "#!/usr/bin/env static-interp\n", 0755);
 	char *env[] = { fmt("PATH=%s:/usr/bin:/bin", h_tmp("")), tw_env()[0], tw_env()[1], NULL };
 	tw(&r, env, "check", envd, NULL);
 	cr_expect_eq(r.status, 1, "env script: exit status %d, want 1:\n%s", r.status, r.out);
@@ -548,18 +547,14 @@ Test(cli, check_scripts_follow_their_interpreter)
 		  "env script: the static program it runs is not named:\n%s", r.out);
 	h_run_free(&r);
 
-	char *gone = h_tmp("check-no-interp");
-	write_file(gone, "#!/nonexistent/interpreter\n");
-	cr_assert_eq(chmod(gone, 0755), 0);
+	char *gone = tmp_file("check-no-interp", "#!/nonexistent/interpreter\n", 0755);
 	check(&r, 127, gone, "/nonexistent/interpreter");
 	h_run_free(&r);
 }
 
 Test(cli, runs_scripts_and_returns_their_status)
 {
-	char *path = h_tmp("script.sh");
-	write_file(path, "#!/bin/sh\necho \"ppid $PPID\"\nexit 7\n");
-	cr_assert_eq(chmod(path, 0755), 0);
+	char *path = tmp_file("script.sh", "#!/bin/sh\necho \"ppid $PPID\"\nexit 7\n", 0755);
 	struct h_run r;
 	tw(&r, NULL, "-t", "127.0.0.1:1", "--", path, NULL);
 	cr_expect_eq(r.status, 7, "exit status %d, want the script's 7; stderr:\n%s",
