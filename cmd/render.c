@@ -150,7 +150,8 @@ static int by_extra_name(const void *a, const void *b)
 static void extra_lines(const struct twp_target *s, char **out)
 {
 	char buf[64];
-	qsort(s->extra, s->nextra, sizeof(*s->extra), by_extra_name);
+	if (s->nextra) /* qsort takes no NULL, even for nothing */
+		qsort(s->extra, s->nextra, sizeof(*s->extra), by_extra_name);
 	for (size_t i = 0; i < s->nextra; i++) {
 		struct twp_counts *v = &s->extra[i].values;
 		qsort(v->v, v->n, sizeof(*v->v), by_key);
@@ -192,7 +193,8 @@ static void other_lines(const struct twp_snapshot *snap, char **out)
 	for (size_t i = 0; i < snap->other.n; i++) {
 		const struct twp_sample *s = &snap->other.v[i];
 		struct twp_label *l = s->labels;
-		qsort(l, s->nlabels, sizeof(*l), twp_label_cmp);
+		if (s->nlabels)
+			qsort(l, s->nlabels, sizeof(*l), twp_label_cmp);
 		twp_append(out, "\n  %s%s", s->metric, s->nlabels ? "{" : "");
 		for (size_t k = 0; k < s->nlabels; k++)
 			twp_append(out, "%s%s=\"%s\"", k ? "," : "", l[k].name, l[k].value);

@@ -374,5 +374,7 @@ int twp_stat_main(int argc, char **argv)
 		twp_usage("stat: no FILE or PID given");
 	size_t n = (size_t)(argc - optind);
 	char **paths = resolve(argv + optind, n);
-	return watch ? twp_stat_watch(paths, n, interval) : stat_once(paths, n);
+	int status = watch ? twp_stat_watch(paths, n, interval) : stat_once(paths, n);
+	free(paths); /* the strings are argv's or leave with the process */
+	return status;
 }

@@ -145,5 +145,11 @@ int twp_stat_watch(char **paths, size_t n, double interval)
 		nanosleep(&pause, NULL);
 	}
 	printf("\n");
+	for (size_t i = 0; i < n; i++) {
+		twp_snapshot_free(&w[i].prev);
+		twp_snapshot_free(&w[i].last);
+		free(w[i].rates.v);
+	}
+	free(w);
 	return TWP_EXIT_OK;
 }
