@@ -40,11 +40,12 @@ INTEG_SRC = $(wildcard tests/integration/test_*.c)
 TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
 # The twpool command links the library's own parser (config.c, key.c).
 CMD = $(BUILD)/twpool
-CMD_OBJ = $(patsubst cmd/%.c,$(BUILD)/cmd/%.o,$(wildcard cmd/*.c)) $(BUILD)/obj/config.o $(BUILD)/obj/key.o
+CMD_OBJ = $(patsubst cmd/%.c,$(BUILD)/cmd/%.o,$(wildcard cmd/*.c))
 
 .PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps
 
-all: $(LIB) $(CMD) $(PROGS)
+all: $(LIB) $(PROGS)
+all: $(CMD)
 
 $(BUILD)/obj/%.o: shim/%.c shim/*.h include/twpool.h | $(BUILD)/obj
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
@@ -55,11 +56,13 @@ $(BUILD)/obj:
 $(LIB): $(SHIM_OBJ)
 	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS_LIB)
 
-$(BUILD)/cmd/%.o: cmd/%.c cmd/*.h shim/config.h shim/key.h include/twpool.h
+$(BUILD)/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(SAN) -DTWPOOL_LIBDIR='"$(LIBDIR)"' -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(SAN) -DTWPOOL_LIBDIR='"$(LIBDIR)"' -MMD -MP -c -o $@ $<
 
-$(CMD): $(CMD_OBJ)
+-include $(CMD_OBJ:.o=.d)
+
+$(CMD): $(CMD_OBJ) $(BUILD)/obj/config.o $(BUILD)/obj/key.o
 	$(CC) $(BASE_CFLAGS) $(SAN) -o $@ $^ -lm
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj

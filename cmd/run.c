@@ -71,7 +71,8 @@ static void warn_useless(const struct twp_env *env)
 	const char *stats = twp_env_get(env, TWPOOL_ENV_STATS);
 	if (!targets || !*targets)
 		twp_warn("warning: no target (-t or TWPOOL_TARGETS): nothing will be pooled");
-	warn_missing_dir(env, TWPOOL_ENV_STATS);
+	/* Not TWPOOL_STATS: the library says that itself, once, with or
+	 * without twpool. */
 	warn_missing_dir(env, TWPOOL_ENV_LOG_FILE);
 	if (twp_env_get(env, TWPOOL_ENV_STATS_INTERVAL_MS) && (!stats || !*stats))
 		twp_warn("warning: a stats interval without a stats file (-s) does nothing");
