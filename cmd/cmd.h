@@ -14,9 +14,9 @@
 
 enum twp_exit {
 	TWP_EXIT_OK = 0,
-	TWP_EXIT_STAT = 1,        /* stat: a file or process unreadable */
-	TWP_EXIT_NOT_POOLED = 1,  /* check: pooling will not reach COMMAND */
-	TWP_EXIT_USAGE = 2,       /* bad usage, setup problem, --strict refusal */
+	TWP_EXIT_STAT = 1,       /* stat: a file or process unreadable */
+	TWP_EXIT_NOT_POOLED = 1, /* check: pooling will not reach COMMAND */
+	TWP_EXIT_USAGE = 2,      /* bad usage, setup problem, --strict refusal */
 	TWP_EXIT_CANNOT_EXEC = 126,
 	TWP_EXIT_NOT_FOUND = 127,
 };

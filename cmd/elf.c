@@ -16,7 +16,7 @@
 
 struct reader {
 	int fd;
-	int big;  /* big-endian file */
+	int big; /* big-endian file */
 	int bits;
 };
 
@@ -159,12 +159,13 @@ static void read_tables(const struct reader *r, const unsigned char *h, struct t
 	size_t shentsize = get(r, sizes + 4, 2), shnum = get(r, sizes + 6, 2);
 	unsigned shstrndx = (unsigned)get(r, sizes + 8, 2);
 	struct table ph, sh;
-	load_table(r, shoff, shoff && shentsize >= (size_t)(r->bits == 32 ? 40 : 64) ? shentsize : 0,
+	load_table(r, shoff,
+		   shoff && shentsize >= (size_t)(r->bits == 32 ? 40 : 64) ? shentsize : 0,
 		   shnum ? shnum : 1, &sh);
 	if (phnum == PN_XNUM && sh.n) /* the real count is in section 0's sh_info */
 		phnum = get(r, sh.data + (r->bits == 32 ? 28 : 44), 4);
-	load_table(r, phoff, phentsize >= (size_t)(r->bits == 32 ? 32 : 56) ? phentsize : 0,
-		   phnum, &ph);
+	load_table(r, phoff, phentsize >= (size_t)(r->bits == 32 ? 32 : 56) ? phentsize : 0, phnum,
+		   &ph);
 	read_segments(r, &ph, e);
 	if (!e->go && shnum)
 		e->go = has_go_section(r, &sh, shstrndx);
@@ -206,9 +207,10 @@ static const struct {
 	unsigned machine;
 	const char *name;
 } machines[] = {
-	{ EM_386, "i386" }, { EM_MIPS, "MIPS" }, { EM_PPC, "PowerPC" }, { EM_PPC64, "PowerPC64" },
-	{ EM_S390, "s390" }, { EM_ARM, "ARM" }, { EM_X86_64, "x86-64" }, { EM_AARCH64, "AArch64" },
-	{ EM_RISCV, "RISC-V" }, { 258, "LoongArch" },
+	{ EM_386, "i386" },        { EM_MIPS, "MIPS" },       { EM_PPC, "PowerPC" },
+	{ EM_PPC64, "PowerPC64" }, { EM_S390, "s390" },       { EM_ARM, "ARM" },
+	{ EM_X86_64, "x86-64" },   { EM_AARCH64, "AArch64" }, { EM_RISCV, "RISC-V" },
+	{ 258, "LoongArch" },
 };
 
 void twp_elf_describe(const struct twp_elf *e, char *buf, size_t size)

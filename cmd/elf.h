@@ -5,13 +5,13 @@
 #include <stddef.h>
 
 struct twp_elf {
-	int bits;          /* 32 or 64 */
-	unsigned type;     /* ET_EXEC, ET_DYN ... */
-	unsigned machine;  /* EM_X86_64 ... */
-	int has_dynamic;   /* a PT_DYNAMIC segment */
-	int pie;           /* DF_1_PIE in DT_FLAGS_1 */
-	int go;            /* a Go build id note or a .go.buildinfo section */
-	char interp[256];  /* PT_INTERP, "" when none */
+	int bits;         /* 32 or 64 */
+	unsigned type;    /* ET_EXEC, ET_DYN ... */
+	unsigned machine; /* EM_X86_64 ... */
+	int has_dynamic;  /* a PT_DYNAMIC segment */
+	int pie;          /* DF_1_PIE in DT_FLAGS_1 */
+	int go;           /* a Go build id note or a .go.buildinfo section */
+	char interp[256]; /* PT_INTERP, "" when none */
 };
 
 /* Fills *e from path. Returns 0, or -1 when path is not ELF or cannot be

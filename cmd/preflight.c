@@ -79,7 +79,8 @@ char *twp_find_command(const char *name, const char *path)
 	if (strchr(name, '/')) {
 		const char *bad = unusable(name, &exists);
 		if (bad)
-			twp_die(exists ? TWP_EXIT_CANNOT_EXEC : TWP_EXIT_NOT_FOUND, "%s: %s", name, bad);
+			twp_die(exists ? TWP_EXIT_CANNOT_EXEC : TWP_EXIT_NOT_FOUND, "%s: %s", name,
+				bad);
 		return twp_xstrdup(name);
 	}
 	char *found = search_path(name, path ? path : DEFAULT_PATH, &why);
@@ -107,17 +108,22 @@ static void check_uid(const char *path, const struct stat *st, struct twp_prefli
 	uid_t ruid = getuid(), euid = geteuid();
 	if (!(st->st_mode & S_ISUID)) {
 		if (euid != ruid)
-			add(p, 1, "%s would start in secure mode: twpool runs with effective uid %u, "
-				  "real uid %u, and the dynamic loader ignores LD_PRELOAD then",
+			add(p, 1,
+			    "%s would start in secure mode: twpool runs with effective uid %u, "
+			    "real uid %u, and the dynamic loader ignores LD_PRELOAD then",
 			    path, (unsigned)euid, (unsigned)ruid);
 		return;
 	}
 	if (st->st_uid != ruid || st->st_uid != euid)
-		add(p, 1, "%s is setuid (to uid %u; you are uid %u): the dynamic loader ignores "
-			  "LD_PRELOAD for such programs", path, (unsigned)st->st_uid, (unsigned)ruid);
+		add(p, 1,
+		    "%s is setuid (to uid %u; you are uid %u): the dynamic loader ignores "
+		    "LD_PRELOAD for such programs",
+		    path, (unsigned)st->st_uid, (unsigned)ruid);
 	else
-		add(p, 0, "%s is setuid, to its caller's own uid %u: no privilege is gained, and "
-			  "the dynamic loader honours LD_PRELOAD", path, (unsigned)ruid);
+		add(p, 0,
+		    "%s is setuid, to its caller's own uid %u: no privilege is gained, and "
+		    "the dynamic loader honours LD_PRELOAD",
+		    path, (unsigned)ruid);
 }
 
 static void check_gid(const char *path, const struct stat *st, struct twp_preflight *p)
@@ -127,16 +133,21 @@ static void check_gid(const char *path, const struct stat *st, struct twp_prefli
 	gid_t egid = setgid ? st->st_gid : getegid();
 	if (egid == rgid && in_groups(egid)) {
 		if (setgid)
-			add(p, 0, "%s is setgid, to its caller's own gid %u: no privilege is gained, "
-				  "and the dynamic loader honours LD_PRELOAD", path, (unsigned)rgid);
+			add(p, 0,
+			    "%s is setgid, to its caller's own gid %u: no privilege is gained, "
+			    "and the dynamic loader honours LD_PRELOAD",
+			    path, (unsigned)rgid);
 		return;
 	}
 	if (setgid)
-		add(p, 1, "%s is setgid (to gid %u; you are gid %u): the dynamic loader ignores "
-			  "LD_PRELOAD for such programs", path, (unsigned)egid, (unsigned)rgid);
+		add(p, 1,
+		    "%s is setgid (to gid %u; you are gid %u): the dynamic loader ignores "
+		    "LD_PRELOAD for such programs",
+		    path, (unsigned)egid, (unsigned)rgid);
 	else
-		add(p, 1, "%s would start in secure mode: twpool runs with effective gid %u, real "
-			  "gid %u, and the dynamic loader ignores LD_PRELOAD then",
+		add(p, 1,
+		    "%s would start in secure mode: twpool runs with effective gid %u, real "
+		    "gid %u, and the dynamic loader ignores LD_PRELOAD then",
 		    path, (unsigned)egid, (unsigned)rgid);
 }
 
@@ -145,11 +156,15 @@ static void check_caps(const char *path, struct twp_preflight *p)
 	if (getxattr(path, "security.capability", NULL, 0) <= 0)
 		return;
 	if (getuid() != 0)
-		add(p, 1, "%s has file capabilities: the dynamic loader ignores LD_PRELOAD for such "
-			  "programs unless root runs them", path);
+		add(p, 1,
+		    "%s has file capabilities: the dynamic loader ignores LD_PRELOAD for such "
+		    "programs unless root runs them",
+		    path);
 	else
-		add(p, 0, "%s has file capabilities, and root runs it: the dynamic loader honours "
-			  "LD_PRELOAD", path);
+		add(p, 0,
+		    "%s has file capabilities, and root runs it: the dynamic loader honours "
+		    "LD_PRELOAD",
+		    path);
 }
 
 static void check_privileges(const char *path, struct twp_preflight *p)
@@ -160,7 +175,8 @@ static void check_privileges(const char *path, struct twp_preflight *p)
 		return;
 	if (statvfs(path, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)) {
 		if (st.st_mode & (S_ISUID | S_ISGID))
-			add(p, 0, "%s has set-id bits on a nosuid mount: they have no effect", path);
+			add(p, 0, "%s has set-id bits on a nosuid mount: they have no effect",
+			    path);
 		st.st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
 	} else {
 		check_caps(path, p);
@@ -176,8 +192,10 @@ static void check_elf(const char *path, const struct twp_elf *e, const char *lib
 	char what[64], shim_what[64];
 	twp_elf_describe(e, what, sizeof(what));
 	if (e->go)
-		add(p, 1, "%s is a Go program: Go makes its system calls itself, not through libc, "
-			  "so the shim would see none of its connections", path);
+		add(p, 1,
+		    "%s is a Go program: Go makes its system calls itself, not through libc, "
+		    "so the shim would see none of its connections",
+		    path);
 	if (twp_elf_is_static(e))
 		add(p, 1, "%s is statically linked: there is no dynamic loader to preload the shim",
 		    path);
@@ -187,8 +205,8 @@ static void check_elf(const char *path, const struct twp_elf *e, const char *lib
 	}
 	if (twp_elf_read(lib, &shim) == 0 && (shim.bits != e->bits || shim.machine != e->machine)) {
 		twp_elf_describe(&shim, shim_what, sizeof(shim_what));
-		add(p, 1, "%s is a %s program but %s is built for %s: the loader would skip it", path,
-		    what, lib, shim_what);
+		add(p, 1, "%s is a %s program but %s is built for %s: the loader would skip it",
+		    path, what, lib, shim_what);
 	}
 	if (!twp_elf_is_static(e) && !e->go)
 		add(p, 0, "%s is a dynamically linked %s program", path, what);
@@ -258,12 +276,13 @@ static void inspect(const char *path, const char *lib, const char *search, int d
 	if (twp_elf_read(path, &e) == 0)
 		check_elf(path, &e, lib, p);
 	else if (f)
-		add(p, 0, "%s is neither ELF nor a #! script: the kernel runs it if it knows the "
-			  "format, else /bin/sh does", path);
+		add(p, 0,
+		    "%s is neither ELF nor a #! script: the kernel runs it if it knows the "
+		    "format, else /bin/sh does",
+		    path);
 }
 
-void twp_preflight(const char *path, const char *lib, const char *search,
-		   struct twp_preflight *p)
+void twp_preflight(const char *path, const char *lib, const char *search, struct twp_preflight *p)
 {
 	memset(p, 0, sizeof(*p));
 	inspect(path, lib, search ? search : DEFAULT_PATH, 0, p);

@@ -24,8 +24,7 @@ char *twp_find_command(const char *name, const char *path);
  * set-id bits and file capabilities against this process's ids, static
  * linking, Go, the machine, and #! interpreters down to the program that
  * really runs. search is PATH, for "#!/usr/bin/env NAME". */
-void twp_preflight(const char *path, const char *lib, const char *search,
-		   struct twp_preflight *p);
+void twp_preflight(const char *path, const char *lib, const char *search, struct twp_preflight *p);
 
 /* The first finding that blocks pooling, or NULL. */
 const struct twp_finding *twp_preflight_blocker(const struct twp_preflight *p);

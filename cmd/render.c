@@ -69,8 +69,8 @@ static void table_text(struct table *t, char **out)
 		char *line = NULL;
 		for (size_t c = 0; c < t->cols; c++) {
 			int right = c > 0 && c + 1 < t->cols;
-			twp_append(&line, "%s%*s", c ? "  " : "", right ? (int)width[c] : -(int)width[c],
-				   t->cells[r][c]);
+			twp_append(&line, "%s%*s", c ? "  " : "",
+				   right ? (int)width[c] : -(int)width[c], t->cells[r][c]);
 			free(t->cells[r][c]);
 		}
 		size_t n = strlen(line);
@@ -163,11 +163,11 @@ static void extra_lines(const struct twp_target *s, char **out)
 	}
 }
 
-static void target_table(const struct twp_snapshot *snap, const struct twp_rates *rates,
-			 char **out)
+static void target_table(const struct twp_snapshot *snap, const struct twp_rates *rates, char **out)
 {
-	static char *const head[] = { "TARGET", "CONN/s", "NOW-REUSE%", "TW-AVOIDED/s", "REUSED",
-				      "FRESH", "REUSE%", "PARKED", "CLOSED", "IDLE", "DISCARDS" };
+	static char *const head[] = { "TARGET", "CONN/s", "NOW-REUSE%", "TW-AVOIDED/s",
+				      "REUSED", "FRESH",  "REUSE%",     "PARKED",
+				      "CLOSED", "IDLE",   "DISCARDS" };
 	char *cells[COLS_MAX];
 	struct table t = { 0 };
 	struct twp_target total;

@@ -31,11 +31,15 @@ static const char *usable_library(void)
 	const char *lib = twp_library_path();
 	struct stat st;
 	if (stat(lib, &st) || !S_ISREG(st.st_mode))
-		twp_die(TWP_EXIT_USAGE, "library not found: %s (build it with make, install it, "
-					"or set TWPOOL_LIB)", lib);
+		twp_die(TWP_EXIT_USAGE,
+			"library not found: %s (build it with make, install it, "
+			"or set TWPOOL_LIB)",
+			lib);
 	if (strpbrk(lib, " \t\n:"))
-		twp_die(TWP_EXIT_USAGE, "library path %s contains a space or a colon, which "
-					"LD_PRELOAD cannot hold", lib);
+		twp_die(TWP_EXIT_USAGE,
+			"library path %s contains a space or a colon, which "
+			"LD_PRELOAD cannot hold",
+			lib);
 	return lib;
 }
 
@@ -103,7 +107,8 @@ static void show_exec(const char *path, const struct twp_env *env)
 	char **shown = twp_xmalloc((env->n + 1) * sizeof(*shown));
 	size_t n = 0;
 	for (size_t i = 0; i < env->n; i++)
-		if (!strncmp(env->vars[i], "TWPOOL_", 7) || !strncmp(env->vars[i], "LD_PRELOAD=", 11))
+		if (!strncmp(env->vars[i], "TWPOOL_", 7) ||
+		    !strncmp(env->vars[i], "LD_PRELOAD=", 11))
 			shown[n++] = env->vars[i];
 	qsort(shown, n, sizeof(*shown), by_name);
 	char *line = twp_xasprintf("exec %s with", shell_quote(path));
@@ -127,7 +132,8 @@ static int exec_command(const char *path, char **argv, char **env)
 		execve(sh[0], sh, env);
 	}
 	if (errno == ENOENT) /* the #! or ELF interpreter is missing */
-		twp_die(TWP_EXIT_NOT_FOUND, "%s: cannot execute: its interpreter was not found", path);
+		twp_die(TWP_EXIT_NOT_FOUND, "%s: cannot execute: its interpreter was not found",
+			path);
 	twp_die(TWP_EXIT_CANNOT_EXEC, "%s: cannot execute: %s", path, strerror(errno));
 }
 
@@ -139,7 +145,8 @@ int twp_run_main(int argc, char **argv)
 	const char *lib = usable_library();
 	char *path = twp_find_command(o.command[0], twp_env_get(&o.env, "PATH"));
 	preflight(path, lib, &o);
-	twp_env_set(&o.env, "LD_PRELOAD", twp_preload_value(twp_env_get(&o.env, "LD_PRELOAD"), lib));
+	twp_env_set(&o.env, "LD_PRELOAD",
+		    twp_preload_value(twp_env_get(&o.env, "LD_PRELOAD"), lib));
 	warn_useless(&o.env);
 	if (o.verbose)
 		show_exec(path, &o.env);

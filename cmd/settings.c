@@ -17,7 +17,7 @@ enum { OPT_LOG_FILE = 256, OPT_STRICT, OPT_NUMERIC };
 
 /* The numeric options, in the order of their OPT_NUMERIC + i codes. */
 static const char *const numeric_vars[] = {
-	TWPOOL_ENV_MAX_IDLE, TWPOOL_ENV_IDLE_TIMEOUT_MS, TWPOOL_ENV_MAX_LIFETIME_MS,
+	TWPOOL_ENV_MAX_IDLE, TWPOOL_ENV_IDLE_TIMEOUT_MS,   TWPOOL_ENV_MAX_LIFETIME_MS,
 	TWPOOL_ENV_MAX_USES, TWPOOL_ENV_STATS_INTERVAL_MS, TWPOOL_ENV_REPLAY_MAX,
 };
 
@@ -68,7 +68,8 @@ static char *path_value(const char *opt, const char *value)
 	if (*value == '/')
 		return twp_xstrdup(value);
 	if (!getcwd(cwd, sizeof(cwd)))
-		twp_usage("%s: cannot make %s absolute: the current directory is unknown", opt, value);
+		twp_usage("%s: cannot make %s absolute: the current directory is unknown", opt,
+			  value);
 	return twp_xasprintf("%s/%s", strcmp(cwd, "/") ? cwd : "", value);
 }
 
@@ -125,7 +126,8 @@ static void apply(struct twp_run_opts *o, int c, const char *opt, char **targets
 		o->strict = 1;
 		return;
 	default:
-		if (c < OPT_NUMERIC || c >= OPT_NUMERIC + (int)(sizeof(numeric_vars) / sizeof(numeric_vars[0])))
+		if (c < OPT_NUMERIC ||
+		    c >= OPT_NUMERIC + (int)(sizeof(numeric_vars) / sizeof(numeric_vars[0])))
 			twp_try_help(); /* getopt has said what is wrong */
 		return set(o, opt, numeric_vars[c - OPT_NUMERIC], optarg);
 	}

@@ -187,7 +187,8 @@ static void snapshot_build(struct twp_snapshot *s, const struct twp_samples *all
 		} else if (target) {
 			target_add(target_slot(s, target), x);
 		} else {
-			s->other.v = twp_xrealloc(s->other.v, (s->other.n + 1) * sizeof(*s->other.v));
+			s->other.v =
+				twp_xrealloc(s->other.v, (s->other.n + 1) * sizeof(*s->other.v));
 			s->other.v[s->other.n++] = *x;
 		}
 	}

@@ -46,10 +46,10 @@ static void rate(struct twp_rates *r, const struct twp_target *now, const struct
 	if (!then)
 		then = &none;
 	double d_conn = twp_target_connects(now) - twp_target_connects(then);
-	double d_reused = twp_count_get(&now->connects, "reused") -
-			  twp_count_get(&then->connects, "reused");
-	double d_parked = twp_count_get(&now->closes, "parked") -
-			  twp_count_get(&then->closes, "parked");
+	double d_reused =
+		twp_count_get(&now->connects, "reused") - twp_count_get(&then->connects, "reused");
+	double d_parked =
+		twp_count_get(&now->closes, "parked") - twp_count_get(&then->closes, "parked");
 	if (dt <= 0 || d_conn < 0 || d_reused < 0 || d_parked < 0)
 		return; /* counters went back: the program restarted */
 	put_rate(r, now->name, d_conn / dt, d_reused / dt, d_parked / dt);
@@ -72,8 +72,8 @@ static void rates_between(struct watcher *w)
 }
 
 /* Keeps snap when it is a new version (else frees it); the rates to show. */
-static const struct twp_rates *update(struct watcher *w, struct twp_snapshot *snap,
-				      double interval, double now)
+static const struct twp_rates *update(struct watcher *w, struct twp_snapshot *snap, double interval,
+				      double now)
 {
 	if (!w->last.path || snap->mtime != w->last.mtime) {
 		twp_snapshot_free(&w->prev);
@@ -97,8 +97,7 @@ static const struct twp_rates *update(struct watcher *w, struct twp_snapshot *sn
 	return &w->rates;
 }
 
-static void show_file(const char *path, struct watcher *w, double interval, double now,
-		      char **out)
+static void show_file(const char *path, struct watcher *w, double interval, double now, char **out)
 {
 	struct twp_snapshot snap;
 	char err[512];
@@ -106,7 +105,8 @@ static void show_file(const char *path, struct watcher *w, double interval, doub
 	if (r == -1 && errno == ENOENT) {
 		twp_append(out, "\n\n%s  waiting for the file to appear", path);
 	} else if (r) {
-		twp_append(out, "\n\n%s  cannot read it: %s", path, r == -1 ? strerror(errno) : err);
+		twp_append(out, "\n\n%s  cannot read it: %s", path,
+			   r == -1 ? strerror(errno) : err);
 	} else {
 		const struct twp_rates *rates = update(w, &snap, interval, now);
 		char *text = twp_render(&w->last, rates, now);

@@ -22,14 +22,26 @@
 
 static struct h_server srv;
 
-static void tw_up(void) { h_twserver_start(&srv, NULL); }
-static void down(void) { h_server_stop(&srv); }
+static void tw_up(void)
+{
+	h_twserver_start(&srv, NULL);
+}
+static void down(void)
+{
+	h_server_stop(&srv);
+}
 
 #define fmt h_fmt
 
-static char *twpool(void) { return fmt("%s/twpool", h_build()); }
+static char *twpool(void)
+{
+	return fmt("%s/twpool", h_build());
+}
 
-static char *man_page(void) { return fmt("%s/cmd/twpool.1", h_src()); }
+static char *man_page(void)
+{
+	return fmt("%s/cmd/twpool.1", h_src());
+}
 
 /* The library under test, whatever build directory it is in. */
 static char *lib(void)
@@ -38,7 +50,10 @@ static char *lib(void)
 	return l ? (char *)l : fmt("%s/libtwpool.so", h_build());
 }
 
-static char *lib_env(void) { return fmt("TWPOOL_LIB=%s", lib()); }
+static char *lib_env(void)
+{
+	return fmt("TWPOOL_LIB=%s", lib());
+}
 
 /* The sanitizer runtimes of the runner's preload value ("" for a plain
  * build): they must stay first in LD_PRELOAD, before the shim. */
@@ -66,7 +81,7 @@ static char **tw_env(void)
 /* The runner's TWPOOL_TEST_* variables are not twpool settings: without
  * them the shim has no unknown TWPOOL_* name to warn about on stderr. */
 static const char *const unset_test_vars[] = {
-	"/usr/bin/env", "-u", "TWPOOL_TEST_BUILD", "-u", "TWPOOL_TEST_LIB", "-u",
+	"/usr/bin/env",    "-u", "TWPOOL_TEST_BUILD",   "-u", "TWPOOL_TEST_LIB",  "-u",
 	"TWPOOL_TEST_SRC", "-u", "TWPOOL_TEST_PRELOAD", "-u", "TWPOOL_TEST_KEEP",
 };
 #define N_UNSET (sizeof(unset_test_vars) / sizeof(unset_test_vars[0]))
@@ -119,7 +134,10 @@ static void write_file_at(const char *path, const char *text, time_t mtime)
 	cr_assert_eq(rename(tmp, path), 0, "cannot rename %s", tmp);
 }
 
-static void write_file(const char *path, const char *text) { write_file_at(path, text, 0); }
+static void write_file(const char *path, const char *text)
+{
+	write_file_at(path, text, 0);
+}
 
 /* h_tmp(name) holding text, with mode. */
 static char *tmp_file(const char *name, const char *text, mode_t mode)
@@ -149,13 +167,26 @@ Test(cli, help_documents_usage_and_exit_codes)
 	struct h_run r;
 	tw(&r, NULL, "--help", NULL);
 	cr_assert_eq(r.status, 0, "--help exit status %d; stderr:\n%s", r.status, r.err);
-	const char *want[] = { "Usage: twpool", "twpool stat", "twpool check", "--strict",
-			       "Examples:", "Exit status", "126", "127", TWPOOL_ENV_TARGETS, TWPOOL_ENV_STATS, TWPOOL_ENV_MAX_IDLE,
-			       TWPOOL_ENV_IDLE_TIMEOUT_MS, TWPOOL_ENV_MAX_LIFETIME_MS,
-			       TWPOOL_ENV_MAX_USES, TWPOOL_ENV_STATS_INTERVAL_MS, TWPOOL_ENV_LOG,
+	const char *want[] = { "Usage: twpool",
+			       "twpool stat",
+			       "twpool check",
+			       "--strict",
+			       "Examples:",
+			       "Exit status",
+			       "126",
+			       "127",
+			       TWPOOL_ENV_TARGETS,
+			       TWPOOL_ENV_STATS,
+			       TWPOOL_ENV_MAX_IDLE,
+			       TWPOOL_ENV_IDLE_TIMEOUT_MS,
+			       TWPOOL_ENV_MAX_LIFETIME_MS,
+			       TWPOOL_ENV_MAX_USES,
+			       TWPOOL_ENV_STATS_INTERVAL_MS,
+			       TWPOOL_ENV_LOG,
 			       TWPOOL_ENV_LOG_FILE };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		cr_expect(strstr(r.out, want[i]), "--help does not mention '%s':\n%s", want[i], r.out);
+		cr_expect(strstr(r.out, want[i]), "--help does not mention '%s':\n%s", want[i],
+			  r.out);
 	h_run_free(&r);
 }
 
@@ -178,12 +209,24 @@ Test(cli, man_page_covers_the_contract)
 {
 	char *man = h_slurp(man_page());
 	cr_assert(man, "cmd/twpool.1 is missing");
-	const char *want[] = { TWPOOL_ENV_TARGETS, TWPOOL_ENV_STATS, TWPOOL_ENV_MAX_IDLE,
-			       TWPOOL_ENV_IDLE_TIMEOUT_MS, TWPOOL_ENV_MAX_LIFETIME_MS,
-			       TWPOOL_ENV_MAX_USES, TWPOOL_ENV_STATS_INTERVAL_MS, TWPOOL_ENV_LOG,
-			       TWPOOL_ENV_LOG_FILE, TWPOOL_METRIC_CONNECTS, TWPOOL_METRIC_CLOSES,
-			       TWPOOL_METRIC_DISCARDS, TWPOOL_METRIC_IDLE, ".SH EXIT STATUS",
-			       ".SH LIMITATIONS", ".SH EXAMPLES", "\\-\\-strict", ".B check" };
+	const char *want[] = { TWPOOL_ENV_TARGETS,
+			       TWPOOL_ENV_STATS,
+			       TWPOOL_ENV_MAX_IDLE,
+			       TWPOOL_ENV_IDLE_TIMEOUT_MS,
+			       TWPOOL_ENV_MAX_LIFETIME_MS,
+			       TWPOOL_ENV_MAX_USES,
+			       TWPOOL_ENV_STATS_INTERVAL_MS,
+			       TWPOOL_ENV_LOG,
+			       TWPOOL_ENV_LOG_FILE,
+			       TWPOOL_METRIC_CONNECTS,
+			       TWPOOL_METRIC_CLOSES,
+			       TWPOOL_METRIC_DISCARDS,
+			       TWPOOL_METRIC_IDLE,
+			       ".SH EXIT STATUS",
+			       ".SH LIMITATIONS",
+			       ".SH EXAMPLES",
+			       "\\-\\-strict",
+			       ".B check" };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_expect(strstr(man, want[i]), "cmd/twpool.1 does not mention '%s'", want[i]);
 	free(man);
@@ -193,8 +236,7 @@ Test(cli, man_page_renders_without_warnings)
 {
 	if (access("/usr/bin/groff", X_OK))
 		cr_skip_test("groff is not installed");
-	char *argv[] = { "/usr/bin/groff", "-man", "-Tutf8", "-ww", "-z",
-			 man_page(), NULL };
+	char *argv[] = { "/usr/bin/groff", "-man", "-Tutf8", "-ww", "-z", man_page(), NULL };
 	struct h_run r;
 	h_run(&r, argv, NULL, 0, 30);
 	cr_expect_eq(r.status, 0, "groff exit status %d:\n%s", r.status, r.err);
@@ -247,8 +289,8 @@ ParameterizedTest(struct bad_arg *b, cli, rejects_bad_argument)
 	args[n] = NULL;
 	struct h_run r;
 	tw_argv(&r, NULL, args);
-	cr_expect_eq(r.status, 2, "twpool %s %s: exit status %d, want 2; stderr:\n%s",
-		     b->args[0], b->args[1], r.status, r.err);
+	cr_expect_eq(r.status, 2, "twpool %s %s: exit status %d, want 2; stderr:\n%s", b->args[0],
+		     b->args[1], r.status, r.err);
 	cr_expect(strstr(r.err, b->names), "twpool %s %s: the message does not name '%s':\n%s",
 		  b->args[0], b->args[1], b->names, r.err);
 	cr_expect(strstr(r.err, "--help"), "no usage hint after the error:\n%s", r.err);
@@ -300,8 +342,7 @@ Test(cli, command_not_executable_is_126)
 	char *path = tmp_file("not-executable", "#!/bin/sh\nexit 0\n", 0644);
 	struct h_run r;
 	tw(&r, NULL, "-t", "127.0.0.1:1", path, NULL);
-	cr_expect_eq(r.status, 126, "exit status %d, want 126; stderr:\n%s", r.status,
-		     r.err);
+	cr_expect_eq(r.status, 126, "exit status %d, want 126; stderr:\n%s", r.status, r.err);
 	h_run_free(&r);
 }
 
@@ -316,7 +357,8 @@ static char *copy_as(const char *name, const char *src, uid_t uid, gid_t gid, mo
 	char *path = h_tmp(name);
 	char *cp = fmt("cp '%s' '%s'", src, path);
 	cr_assert_eq(system(cp), 0, "%s failed", cp);
-	cr_assert_eq(chown(path, uid, gid), 0, "chown %u:%u %s", (unsigned)uid, (unsigned)gid, path);
+	cr_assert_eq(chown(path, uid, gid), 0, "chown %u:%u %s", (unsigned)uid, (unsigned)gid,
+		     path);
 	cr_assert_eq(chmod(path, mode), 0, "chmod %o %s", (unsigned)mode, path); /* after chown */
 	return path;
 }
@@ -354,7 +396,8 @@ static char *plain_client(void)
 		return fmt("%s/twpool-client", h_build());
 	char *bin = h_tmp("plain-client");
 	char *cc = fmt("cc -std=gnu11 -D_GNU_SOURCE -O1 -o '%s' '%s/tests/progs/twpool-client.c' "
-		       "-lpthread", bin, h_src());
+		       "-lpthread",
+		       bin, h_src());
 	cr_assert_eq(system(cc), 0, "%s failed", cc);
 	return bin;
 }
@@ -379,18 +422,23 @@ Test(cli, setuid_to_another_user_runs_unpooled_with_a_warning, .init = tw_up, .f
 	need_root();
 	const mode_t modes[] = { 04755, 02755 };
 	for (int i = 0; i < 2; i++) {
-		char *client = copy_as(i ? "sgid-client" : "suid-client", plain_client(), i ? 0 : NOBODY,
-				       i ? NOBODY : 0, modes[i]);
+		char *client = copy_as(i ? "sgid-client" : "suid-client", plain_client(),
+				       i ? 0 : NOBODY, i ? NOBODY : 0, modes[i]);
 		const char *kind = i ? "setgid" : "setuid";
 		struct h_run r;
 		long accepted = client_through_twpool(&r, "", client);
-		cr_expect_eq(r.status, 0, "%s client: exit status %d, want 0 (run, unpooled); "
-			     "stderr:\n%s", kind, r.status, r.err);
+		cr_expect_eq(r.status, 0,
+			     "%s client: exit status %d, want 0 (run, unpooled); "
+			     "stderr:\n%s",
+			     kind, r.status, r.err);
 		cr_expect(strstr(r.err, "warning:") && strstr(r.err, kind) &&
-			  strstr(r.err, "LD_PRELOAD") && strstr(r.err, "running it without pooling"),
+				  strstr(r.err, "LD_PRELOAD") &&
+				  strstr(r.err, "running it without pooling"),
 			  "%s client: no one-line warning saying why:\n%s", kind, r.err);
-		cr_expect_geq(accepted, 50, "%s client: the server accepted %ld connections for 50 "
-			      "cycles: it cannot have been pooled", kind, accepted);
+		cr_expect_geq(accepted, 50,
+			      "%s client: the server accepted %ld connections for 50 "
+			      "cycles: it cannot have been pooled",
+			      kind, accepted);
 		h_run_free(&r);
 
 		accepted = client_through_twpool(&r, "--strict", client);
@@ -407,14 +455,15 @@ Test(cli, setuid_to_another_user_runs_unpooled_with_a_warning, .init = tw_up, .f
 Test(cli, setuid_run_by_its_owner_is_pooled, .init = tw_up, .fini = down, .timeout = 90)
 {
 	need_root();
-	char *client = copy_as("suid-root-client", fmt("%s/twpool-client", h_build()), 0, 0,
-			       04755);
+	char *client = copy_as("suid-root-client", fmt("%s/twpool-client", h_build()), 0, 0, 04755);
 	struct h_run r;
 	long accepted = client_through_twpool(&r, "--strict", client);
 	cr_expect_eq(r.status, 0, "root running its own setuid client: exit status %d; stderr:\n%s",
 		     r.status, r.err);
-	cr_expect_leq(accepted, 3, "the server accepted %ld connections for 50 cycles: the shim "
-		      "was not preloaded", accepted);
+	cr_expect_leq(accepted, 3,
+		      "the server accepted %ld connections for 50 cycles: the shim "
+		      "was not preloaded",
+		      accepted);
 	cr_expect(!strstr(r.err, "warning"), "a warning for a program that is pooled:\n%s", r.err);
 	h_run_free(&r);
 }
@@ -427,7 +476,8 @@ Test(cli, static_binary_runs_unpooled_with_a_warning)
 	cr_expect_eq(r.status, 3, "exit status %d, want the program's 3; stderr:\n%s", r.status,
 		     r.err);
 	cr_expect(strstr(r.err, "warning:") && strstr(r.err, "statically linked") &&
-		  strstr(r.err, "running it without pooling"), "no warning saying why:\n%s", r.err);
+			  strstr(r.err, "running it without pooling"),
+		  "no warning saying why:\n%s", r.err);
 	h_run_free(&r);
 
 	tw(&r, NULL, "--strict", "-t", "127.0.0.1:1", bin, NULL);
@@ -441,8 +491,10 @@ Test(cli, static_binary_runs_unpooled_with_a_warning)
 static void check(struct h_run *r, int want, const char *command, const char *needle)
 {
 	tw(r, NULL, "check", command, NULL);
-	cr_expect_eq(r->status, want, "twpool check %s: exit status %d, want %d; stdout:\n%s"
-		     "stderr:\n%s", command, r->status, want, r->out, r->err);
+	cr_expect_eq(r->status, want,
+		     "twpool check %s: exit status %d, want %d; stdout:\n%s"
+		     "stderr:\n%s",
+		     command, r->status, want, r->out, r->err);
 	cr_expect(strstr(r->out, needle) || strstr(r->err, needle),
 		  "twpool check %s does not say '%s':\n%s%s", command, needle, r->out, r->err);
 	if (want == 0 || want == 1)
@@ -489,8 +541,10 @@ Test(cli, check_static_and_go_binaries)
 		cr_assert_eq(chmod(dsts[i], 0755), 0);
 	}
 	check(&r, 1, go, "is a Go program");
-	cr_expect(!strstr(r.out, "statically linked"), "the dynamic Go-like binary is called "
-		  "static:\n%s", r.out);
+	cr_expect(!strstr(r.out, "statically linked"),
+		  "the dynamic Go-like binary is called "
+		  "static:\n%s",
+		  r.out);
 	h_run_free(&r);
 	check(&r, 1, go_static, "is a Go program");
 	cr_expect(strstr(r.out, "statically linked"), "static Go-like: not said:\n%s", r.out);
@@ -524,13 +578,20 @@ Test(cli, check_file_capabilities)
 	cr_assert_eq(chmod(h_tmp(""), 0755), 0, "nobody must reach the file");
 	char *path = fmt("%s/true-caps", dir);
 	cr_assert_eq(system(fmt("cp /bin/true '%s' && /usr/sbin/setcap cap_net_raw+ep '%s'", path,
-				path)), 0, "cannot give %s a capability", path);
+				path)),
+		     0, "cannot give %s a capability", path);
 	struct h_run r;
 	check(&r, 0, path, "file capabilities");
 	h_run_free(&r);
 
-	char *argv[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-			 twpool(), "check", path, NULL };
+	char *argv[] = { "/usr/bin/setpriv",
+			 "--reuid=65534",
+			 "--regid=65534",
+			 "--clear-groups",
+			 twpool(),
+			 "check",
+			 path,
+			 NULL };
 	h_run(&r, argv, tw_env(), 0, 30);
 	cr_expect_eq(r.status, 1, "as nobody: exit status %d, want 1; stdout:\n%s\nstderr:\n%s",
 		     r.status, r.out, r.err);
@@ -570,13 +631,15 @@ Test(cli, runs_scripts_and_returns_their_status)
 	char *path = tmp_file("script.sh", "#!/bin/sh\necho \"ppid $PPID\"\nexit 7\n", 0755);
 	struct h_run r;
 	tw(&r, NULL, "-t", "127.0.0.1:1", "--", path, NULL);
-	cr_expect_eq(r.status, 7, "exit status %d, want the script's 7; stderr:\n%s",
-		     r.status, r.err);
+	cr_expect_eq(r.status, 7, "exit status %d, want the script's 7; stderr:\n%s", r.status,
+		     r.err);
 	/* exec, not fork: the script's parent is whoever started twpool. */
 	long ppid = -1;
 	cr_expect(sscanf(r.out, "ppid %ld", &ppid) == 1 && ppid != -1, "no ppid line:\n%s", r.out);
-	cr_expect_eq(ppid, (long)getpid(), "the script's parent is %ld, not the test (%ld): twpool "
-		     "did not exec", ppid, (long)getpid());
+	cr_expect_eq(ppid, (long)getpid(),
+		     "the script's parent is %ld, not the test (%ld): twpool "
+		     "did not exec",
+		     ppid, (long)getpid());
 	h_run_free(&r);
 }
 
@@ -585,7 +648,8 @@ Test(cli, warns_when_nothing_is_pooled)
 	struct h_run r;
 	tw(&r, NULL, "/bin/true", NULL);
 	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
-	cr_expect(strstr(r.err, "nothing will be pooled"), "no warning without a target:\n%s", r.err);
+	cr_expect(strstr(r.err, "nothing will be pooled"), "no warning without a target:\n%s",
+		  r.err);
 	h_run_free(&r);
 }
 
@@ -609,7 +673,8 @@ Test(cli, passes_settings_in_the_environment)
 	char *preload = line_with(r.out, "LD_PRELOAD=");
 	cr_assert(preload, "no LD_PRELOAD in the environment:\n%s", r.out);
 	char *want = fmt("LD_PRELOAD=%s%s%s libm.so.6", san, *san ? " " : "", lib());
-	cr_expect_str_eq(preload, want, "the shim must come first (after a sanitizer runtime), "
+	cr_expect_str_eq(preload, want,
+			 "the shim must come first (after a sanitizer runtime), "
 			 "the old LD_PRELOAD after it");
 
 	char cwd[4096];
@@ -620,7 +685,7 @@ Test(cli, passes_settings_in_the_environment)
 		"TWPOOL_MAX_IDLE=3",
 		"TWPOOL_IDLE_TIMEOUT_MS=2500", /* the option beats the inherited value */
 		"TWPOOL_MAX_LIFETIME_MS=60000",
-		"TWPOOL_MAX_USES=7",           /* inherited, kept */
+		"TWPOOL_MAX_USES=7", /* inherited, kept */
 		"TWPOOL_STATS_INTERVAL_MS=50",
 		"TWPOOL_LOG=info",
 		"TWPOOL_LOG_FILE=/dev/null",
@@ -649,8 +714,8 @@ Test(cli, adds_nothing_else_to_the_environment)
 {
 	char *san = san_preload();
 	char *san_env = *san ? fmt("LD_PRELOAD=%s", san) : "PATH=/usr/bin:/bin";
-	char *argv[] = { "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", lib_env(), san_env, twpool(),
-			 "-t", "127.0.0.1:1", "/usr/bin/env", NULL };
+	char *argv[] = { "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", lib_env(),      san_env,
+			 twpool(),       "-t", "127.0.0.1:1",        "/usr/bin/env", NULL };
 	struct h_run r;
 	h_run(&r, argv, NULL, 0, 30);
 	cr_assert_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
@@ -684,14 +749,16 @@ Test(cli, installed_copy_finds_the_installed_library, .timeout = 180)
 	char *cmd = fmt("make -s -C '%s' BUILD='%s' LIBDIR='%s/lib' CFLAGS=-O0 '%s/twpool' >&2 && "
 			"mkdir -p '%s/bin' '%s/lib' && cp '%s' '%s/lib/libtwpool.so.0' && "
 			"cp '%s/twpool' '%s/bin/twpool'",
-			h_src(), build, prefix, build, prefix, prefix, lib(), prefix, build, prefix);
+			h_src(), build, prefix, build, prefix, prefix, lib(), prefix, build,
+			prefix);
 	cr_assert_eq(system(cmd), 0, "%s failed", cmd);
 	char *argv[N_UNSET + 8];
 	size_t n = 0;
 	for (; n < N_UNSET; n++)
 		argv[n] = (char *)unset_test_vars[n];
-	char *tail[] = { "-u", "TWPOOL_LIB", fmt("%s/bin/twpool", prefix), "-t", "127.0.0.1:1",
-			 "/usr/bin/env", NULL };
+	char *tail[] = { "-u", "TWPOOL_LIB",  fmt("%s/bin/twpool", prefix),
+			 "-t", "127.0.0.1:1", "/usr/bin/env",
+			 NULL };
 	memcpy(argv + n, tail, sizeof(tail));
 	char *san = san_preload();
 	char *env[] = { *san ? fmt("LD_PRELOAD=%s", san) : NULL, NULL };
@@ -715,8 +782,8 @@ static char *pooled_client_run(const char *name)
 	struct h_run r;
 	tw(&r, NULL, "-t", fmt("127.0.0.1:%d", srv.port), "-s", stats, "--",
 	   fmt("%s/twpool-client", h_build()), "-p", port, "-n", "200", NULL);
-	cr_assert_eq(r.status, 0, "twpool-client under twpool: exit status %d\n%s\n%s",
-		     r.status, r.out, r.err);
+	cr_assert_eq(r.status, 0, "twpool-client under twpool: exit status %d\n%s\n%s", r.status,
+		     r.out, r.err);
 	h_run_free(&r);
 	return stats;
 }
@@ -731,12 +798,12 @@ Test(cli, end_to_end_client_reuses_connections, .init = tw_up, .fini = down, .ti
 	cr_assert(text, "no stats file %s", stats);
 	char *label = fmt("target=\"127.0.0.1:%d\",result=\"reused\"", srv.port);
 	double reused = h_prom(text, TWPOOL_METRIC_CONNECTS, label);
-	cr_expect_geq(reused, 190, "stats file: %.0f reused connects, want >= 190:\n%s", reused, text);
+	cr_expect_geq(reused, 190, "stats file: %.0f reused connects, want >= 190:\n%s", reused,
+		      text);
 
 	struct h_run r;
 	tw(&r, NULL, "stat", stats, NULL);
-	cr_assert_eq(r.status, 0, "twpool stat: exit status %d; stderr:\n%s", r.status,
-		     r.err);
+	cr_assert_eq(r.status, 0, "twpool stat: exit status %d; stderr:\n%s", r.status, r.err);
 	char *target = fmt("127.0.0.1:%d", srv.port);
 	char *row = line_with(r.out, target);
 	cr_assert(row, "twpool stat shows no row for %s:\n%s", target, r.out);
@@ -824,8 +891,10 @@ Test(cli, stat_errors_name_the_file)
 
 	tw(&r, NULL, "stat", bad, NULL);
 	cr_expect_eq(r.status, 1, "malformed file: exit status %d, want 1", r.status);
-	cr_expect(strstr(r.err, bad) && strstr(r.err, "line 1"), "the message does not name %s "
-		  "and the line:\n%s", bad, r.err);
+	cr_expect(strstr(r.err, bad) && strstr(r.err, "line 1"),
+		  "the message does not name %s "
+		  "and the line:\n%s",
+		  bad, r.err);
 	h_run_free(&r);
 
 	tw(&r, NULL, "stat", NULL);
@@ -977,8 +1046,8 @@ Test(cli, stat_watch_waits_shows_rates_and_quits_on_sigint, .timeout = 60)
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "twpool stat -w after SIGINT: status %d, want exit 0", status);
 
-	cr_expect(strstr(o.buf, "CONN/s") && strstr(o.buf, "TW-AVOIDED/s"),
-		  "no rate columns:\n%s", o.buf);
+	cr_expect(strstr(o.buf, "CONN/s") && strstr(o.buf, "TW-AVOIDED/s"), "no rate columns:\n%s",
+		  o.buf);
 	char *row = line_with(o.buf + mark, " 25.0 ");
 	cr_assert(rated && row, "no rates shown for the target:\n%s", o.buf);
 	cr_expect(strstr(row, "127.0.0.1:6379 ") && strstr(row, " 90.0% ") && strstr(row, " 20.0 "),
@@ -990,12 +1059,20 @@ Test(cli, stat_watch_waits_shows_rates_and_quits_on_sigint, .timeout = 60)
 Test(cli, make_install_and_uninstall_with_destdir, .timeout = 60)
 {
 	char *stage = h_tmp("stage");
-	char *install[] = { "make", "-s", "-C", (char *)h_src(), "install", h_fmt("DESTDIR=%s", stage),
-			    "PREFIX=/usr/local", h_fmt("BUILD=%s", h_build()), NULL };
+	char *install[] = { "make",
+			    "-s",
+			    "-C",
+			    (char *)h_src(),
+			    "install",
+			    h_fmt("DESTDIR=%s", stage),
+			    "PREFIX=/usr/local",
+			    h_fmt("BUILD=%s", h_build()),
+			    NULL };
 	struct h_run r;
 	h_run(&r, install, NULL, 0, 50);
 	cr_assert_eq(r.status, 0, "make install failed:\n%s%s", r.out, r.err);
-	const char *files[] = { "lib/libtwpool.so.0", "lib/libtwpool.so", "bin/twpool", "share/man/man1/twpool.1" };
+	const char *files[] = { "lib/libtwpool.so.0", "lib/libtwpool.so", "bin/twpool",
+				"share/man/man1/twpool.1" };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		cr_expect_eq(access(h_fmt("%s/usr/local/%s", stage, files[i]), F_OK), 0,
 			     "make install did not install %s", files[i]);
@@ -1004,9 +1081,16 @@ Test(cli, make_install_and_uninstall_with_destdir, .timeout = 60)
 	char *env[] = { "MANPAGER=cat", "MANWIDTH=80", NULL };
 	h_run(&m, man, env, 0, 30);
 	cr_expect_eq(m.status, 0, "man -l failed:\n%s", m.err);
-	cr_expect(strstr(m.out, "TWPOOL_TARGETS") != NULL, "the rendered page documents TWPOOL_TARGETS:\n%.2000s", m.out);
-	char *uninstall[] = { "make", "-s", "-C", (char *)h_src(), "uninstall", h_fmt("DESTDIR=%s", stage),
-			      "PREFIX=/usr/local", NULL };
+	cr_expect(strstr(m.out, "TWPOOL_TARGETS") != NULL,
+		  "the rendered page documents TWPOOL_TARGETS:\n%.2000s", m.out);
+	char *uninstall[] = { "make",
+			      "-s",
+			      "-C",
+			      (char *)h_src(),
+			      "uninstall",
+			      h_fmt("DESTDIR=%s", stage),
+			      "PREFIX=/usr/local",
+			      NULL };
 	struct h_run u;
 	h_run(&u, uninstall, NULL, 0, 30);
 	cr_assert_eq(u.status, 0, "make uninstall failed:\n%s", u.err);
