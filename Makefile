@@ -42,10 +42,14 @@ DEEP = $(BUILD)/deepbind-main $(BUILD)/deepbind-lib.so $(BUILD)/deepbind-lib-now
 UNIT_SRC = $(wildcard tests/unit/*.c)
 INTEG_SRC = $(wildcard tests/integration/test_*.c)
 TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
+# The twpool command links the library's own parser (config.c, key.c).
+CMD = $(BUILD)/twpool
+CMD_OBJ = $(patsubst cmd/%.c,$(BUILD)/cmd/%.o,$(wildcard cmd/*.c))
 
 .PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps
 
 all: $(LIB) $(PROGS) $(DEEP)
+all: $(CMD)
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/obj/%.o: shim/%.c | $(BUILD)/obj
@@ -58,6 +62,15 @@ $(BUILD)/obj:
 
 $(LIB): $(SHIM_OBJ)
 	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS_LIB)
+
+$(BUILD)/cmd/%.o: cmd/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN) -DTWPOOL_LIBDIR='"$(LIBDIR)"' -MMD -MP -c -o $@ $<
+
+-include $(CMD_OBJ:.o=.d)
+
+$(CMD): $(CMD_OBJ) $(BUILD)/obj/config.o $(BUILD)/obj/key.o
+	$(CC) $(BASE_CFLAGS) $(SAN) -o $@ $^ -lm
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
@@ -133,13 +146,12 @@ tsan:
 fuzz:
 	scripts/fuzz $(FUZZ_SECONDS)
 
-install: $(LIB)
+install: $(LIB) $(CMD)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
-	sed 's|@LIBDIR@|$(LIBDIR)|' scripts/twpool > $(DESTDIR)$(BINDIR)/twpool
-	chmod 0755 $(DESTDIR)$(BINDIR)/twpool
-	install -m 0644 scripts/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
+	install -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/twpool
+	install -m 0644 cmd/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
