@@ -19,16 +19,25 @@ static void down(void)
 	h_server_stop(&b);
 }
 
-static void plain_up(void) { h_twserver_start(&a, NULL); }
+static void plain_up(void)
+{
+	h_twserver_start(&a, NULL);
+}
 static void two_up(void)
 {
 	h_twserver_start(&a, NULL);
 	h_twserver_start(&b, NULL);
 }
 /* -c 150: idle connections closed 150 ms after their last reply. */
-static void idle_killer_up(void) { h_twserver_start(&a, "-c 150"); }
+static void idle_killer_up(void)
+{
+	h_twserver_start(&a, "-c 150");
+}
 /* -C 200: closed 200 ms after the first reply, never reading after it. */
-static void doomed_up(void) { h_twserver_start(&a, "-C 200"); }
+static void doomed_up(void)
+{
+	h_twserver_start(&a, "-C 200");
+}
 
 /* Runs the scenario; with_shim: under libtwpool.so, both servers listed. */
 static char *run(const char *scenario, int with_shim, int timeout_s)
@@ -36,7 +45,8 @@ static char *run(const char *scenario, int with_shim, int timeout_s)
 	char *argv[] = { fmt("%s/twpool-wrongplace", h_build()), (char *)scenario,
 			 fmt("%d", a.port), fmt("%d", b.port), NULL };
 	char *env[] = { b.port ? fmt("TWPOOL_TARGETS=127.0.0.1:%d,127.0.0.1:%d", a.port, b.port)
-			       : fmt("TWPOOL_TARGETS=127.0.0.1:%d", a.port), NULL };
+			       : fmt("TWPOOL_TARGETS=127.0.0.1:%d", a.port),
+			NULL };
 	struct h_run r;
 	h_run(&r, argv, with_shim ? env : NULL, with_shim, timeout_s);
 	cr_assert_not(r.timed_out, "%s %s the shim hung; out:\n%s\nerr:\n%s", scenario,
@@ -60,7 +70,8 @@ Test(wrongplace, connect_af_unspec_then_elsewhere, .init = two_up, .fini = down,
 {
 	char *without = run("unspec", 0, 30), *with = run("unspec", 1, 30);
 	cr_expect_str_eq(field(without, "next_user_of_a"), "VALUE A", "control:\n%s", without);
-	cr_expect_str_eq(field(with, "after_dissolve"), "VALUE B", "the program's own reconnect:\n%s", with);
+	cr_expect_str_eq(field(with, "after_dissolve"), "VALUE B",
+			 "the program's own reconnect:\n%s", with);
 	cr_expect_str_eq(field(with, "next_user_of_a"), "VALUE A",
 			 "the next user of A was served by another server:\n%s", with);
 	cr_expect_str_eq(with, without, "the program saw something else under the shim");
@@ -82,7 +93,8 @@ Test(wrongplace, closed_number_answers_ebadf, .init = plain_up, .fini = down, .t
 	char *without = run("closed", 0, 30), *with = run("closed", 1, 30);
 	cr_expect_str_eq(field(without, "fstat"), "-1 EBADF", "control:\n%s", without);
 	cr_expect_str_eq(field(without, "poll"), "1 revents 0x20", "control:\n%s", without);
-	cr_expect_str_eq(with, without, "a number closed by the program answered differently under the shim");
+	cr_expect_str_eq(with, without,
+			 "a number closed by the program answered differently under the shim");
 }
 
 Test(wrongplace, reply_read_by_recvmmsg_never_replayed, .init = idle_killer_up, .fini = down,
@@ -93,7 +105,8 @@ Test(wrongplace, reply_read_by_recvmmsg_never_replayed, .init = idle_killer_up, 
 	cr_expect_str_eq(field(with, "use2_recvmmsg"), "1 counted", "%s", with);
 	cr_expect_str_eq(field(with, "requests_executed_after"), "0",
 			 "an answered request was executed again by a replay:\n%s", with);
-	cr_expect_str_eq(field(with, "use2_after_idle_close"), field(without, "use2_after_idle_close"),
+	cr_expect_str_eq(field(with, "use2_after_idle_close"),
+			 field(without, "use2_after_idle_close"),
 			 "the program must see the failure it sees without pooling");
 }
 

@@ -258,6 +258,7 @@ int main(int argc, char **argv)
 		return recvmmsg_case(atoi(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "sendfile"))
 		return sendfile_case(atoi(argv[2]));
-	fprintf(stderr, "usage: twpool-wrongplace unspec|inflight|closed|recvmmsg|sendfile PORT [PORT]\n");
+	fprintf(stderr,
+		"usage: twpool-wrongplace unspec|inflight|closed|recvmmsg|sendfile PORT [PORT]\n");
 	return 2;
 }
