@@ -1,9 +1,11 @@
 /* init.c - turning the shim on: configuration, tables, fork handlers. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "conn.h"
 #include "fdtab.h"
 #include "guard.h"
@@ -82,7 +84,7 @@ void twp_init(void)
 	char err[512];
 	twp_busy++;
 	twp_real_load();
-	if (twp_config_parse(&cfg, environ, err, sizeof(err)) < 0)
+	if (twp_config_load(&cfg, environ, getauxval(AT_SECURE) != 0, err, sizeof(err)) < 0)
 		twp_log_config_error(err);
 	twp_init_with(&cfg);
 	twp_busy--;
