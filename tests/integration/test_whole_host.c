@@ -77,24 +77,28 @@ Test(whole_host, configuration_file_alone_pools, .init = tw_up, .fini = down, .t
 	h_run_free(&r);
 }
 
-Test(whole_host, environment_wins_over_the_file, .init = tw_up, .fini = down, .timeout = 60)
+/* The file pools srv, but env_var in the environment must keep every
+ * cycle on its own connection. */
+static void expect_environment_wins(const char *file_extra, char *env_var, const char *why)
 {
-	char *conf = conf_file("a.conf", fmt("TWPOOL_TARGETS=127.0.0.1:%d\nTWPOOL_MAX_IDLE=8\n", srv.port), 0644);
-	char *env[] = { fmt("TWPOOL_CONFIG=%s", conf), "TWPOOL_MAX_IDLE=0", NULL };
+	char *conf = conf_file("a.conf", fmt("TWPOOL_TARGETS=127.0.0.1:%d\n%s", srv.port, file_extra), 0644);
+	char *env[] = { fmt("TWPOOL_CONFIG=%s", conf), env_var, NULL };
 	struct h_run r;
 	long n = client_connections(&r, env, 1);
-	cr_expect_eq(n, CYCLES, "TWPOOL_MAX_IDLE=0 in the environment (no parking) beats the file's 8: %ld connections", n);
+	cr_expect_eq(n, CYCLES, "%s: %ld connections for %d cycles", why, n, CYCLES);
 	h_run_free(&r);
+}
+
+Test(whole_host, environment_wins_over_the_file, .init = tw_up, .fini = down, .timeout = 60)
+{
+	expect_environment_wins("TWPOOL_MAX_IDLE=8\n", "TWPOOL_MAX_IDLE=0",
+				"TWPOOL_MAX_IDLE=0 in the environment (no parking) beats the file's 8");
 }
 
 Test(whole_host, environment_targets_mean_the_file_is_not_read, .init = tw_up, .fini = down, .timeout = 60)
 {
-	char *conf = conf_file("a.conf", fmt("TWPOOL_TARGETS=127.0.0.1:%d\n", srv.port), 0644);
-	char *env[] = { fmt("TWPOOL_CONFIG=%s", conf), "TWPOOL_TARGETS=127.0.0.1:1", NULL };
-	struct h_run r;
-	long n = client_connections(&r, env, 1);
-	cr_expect_eq(n, CYCLES, "targets in the environment: the file's are not used, %ld connections", n);
-	h_run_free(&r);
+	expect_environment_wins("", "TWPOOL_TARGETS=127.0.0.1:1",
+				"targets in the environment: the file's are not used");
 }
 
 /* A file that cannot be used: the program runs whole and unpooled, with one
