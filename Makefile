@@ -47,8 +47,11 @@ TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
 
 all: $(LIB) $(PROGS)
 
-$(BUILD)/obj/%.o: shim/%.c shim/*.h include/twpool.h | $(BUILD)/obj
-	$(CC) $(LIB_CFLAGS) -c -o $@ $<
+# -MMD -MP: each object depends on exactly the headers it includes.
+$(BUILD)/obj/%.o: shim/%.c | $(BUILD)/obj
+	$(CC) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(SHIM_OBJ:.o=.d)
 
 $(BUILD)/obj:
 	mkdir -p $@
@@ -68,8 +71,13 @@ $(BUILD)/integration-tests: $(INTEG_SRC) tests/integration/harness.c tests/integ
 deps:
 	scripts/deps build
 
-test: deps-test all $(TEST_BINS)
+test: deps-test all $(TEST_BINS) check-modules
 	TWPOOL_TEST_SAN="$(SAN)" scripts/run-tests $(BUILD)
+
+# The shim's module graph (from nm) must have no cycle.
+.PHONY: check-modules
+check-modules: $(LIB)
+	scripts/modgraph $(BUILD)
 
 .PHONY: deps-test
 deps-test:
@@ -133,4 +141,4 @@ deb:
 	@ls $(DEB_DIR)/*.deb
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

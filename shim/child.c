@@ -4,11 +4,14 @@
  * program's FD_CLOEXEC: before any exec it is made close-on-exec. */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "child.h"
+#include "conn.h"
 #include "fdtab.h"
-#include "init.h"
 #include "pool.h"
+#include "privfd.h"
+#include "stats.h"
 
 static struct twp_child_real real;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -38,8 +41,36 @@ const struct twp_child_real *twp_child_exec(void)
 
 const struct twp_child_real *twp_child_begin(void)
 {
-	atomic_fetch_add(&twp_spawn_gen, 1);
+	twp_conn_mark_shared();
 	return twp_child_exec();
+}
+
+void twp_atfork_prepare(void)
+{
+	twp_pool_lock();
+}
+
+void twp_atfork_parent(void)
+{
+	twp_conn_mark_shared();
+	twp_pool_unlock();
+}
+
+/* The child's pool starts empty; the parent keeps its copies of the idle
+ * connections, so the child closes its own without a FIN reaching anyone. */
+void twp_atfork_child(void)
+{
+	struct twp_conn *all = NULL;
+	twp_pool_atfork_child();
+	twp_conn_mark_shared();
+	twp_pool_drain(&all);
+	while (all) {
+		struct twp_conn *next = all->next;
+		twp_privfd_close(all);
+		twp_conn_free(all);
+		all = next;
+	}
+	twp_stats_atfork_child();
 }
 
 pid_t twp_child_fork_nohandlers(void)

@@ -34,6 +34,13 @@ const struct twp_child_real *twp_child_begin(void);
 /* _Fork() runs no fork handlers: the shim's own, around the real call. */
 pid_t twp_child_fork_nohandlers(void);
 
+/* The fork handlers (registered by init, and run by hand around _Fork):
+ * the pool lock held across the fork; in the child the pool starts empty
+ * and connections in use are never parked. */
+void twp_atfork_prepare(void);
+void twp_atfork_parent(void);
+void twp_atfork_child(void);
+
 /* Before an exec: parked connections close-on-exec. */
 const struct twp_child_real *twp_child_exec(void);
 

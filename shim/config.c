@@ -1,5 +1,6 @@
 /* config.c - parsing the TWPOOL_* environment and the text of the
- * configuration file. Pure: no hooks, no globals, no I/O. */
+ * configuration file, and the one configuration the shim runs with. The
+ * parsers are pure: no hooks, no state, no I/O. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +12,10 @@
 #include "config.h"
 
 #define MS_MAX 86400000u /* one day: the largest timeout accepted */
+
+struct twp_config twp_cfg;
+
+const char *const twp_loglevel_names[4] = { "error", "warn", "info", "debug" };
 
 /* Where settings come from: the environment, then the configuration file
  * (NULL: none) for the variables the environment does not set. */
@@ -274,9 +279,8 @@ static void warn_unknown(struct twp_config *c, const char *where, const char *va
 
 static int parse_loglevel(const char *s, enum twp_loglevel *lvl)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
 	for (int i = 0; i < 4; i++)
-		if (!strcmp(s, names[i])) {
+		if (!strcmp(s, twp_loglevel_names[i])) {
 			*lvl = (enum twp_loglevel)i;
 			return 0;
 		}

@@ -37,6 +37,13 @@ struct twp_config {
 	char warning[320]; /* a TWPOOL_ variable this version does not know */
 };
 
+/* The shim's configuration: written once by init before the hooks turn on,
+ * read-only after. */
+extern struct twp_config twp_cfg __attribute__((visibility("hidden")));
+
+/* The names of the log levels, by enum twp_loglevel. */
+extern const char *const twp_loglevel_names[4] __attribute__((visibility("hidden")));
+
 /* Parses the TWPOOL_* variables of envp (NULL-terminated "NAME=VALUE").
  * Returns 0 with c filled in (c->enabled is 0 when no target is given), or
  * -EINVAL with c->enabled = 0 and one human-readable line (no newline, no

@@ -1,4 +1,4 @@
-/* fdtab.c - the per-fd state array. */
+/* fdtab.c - the per-fd state array and its kind changes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -12,6 +12,7 @@
 
 struct twp_slot *twp_fdtab;
 unsigned twp_fdtab_size;
+unsigned twp_fdtab_high;
 
 int twp_fdtab_init(void)
 {
@@ -28,29 +29,58 @@ int twp_fdtab_init(void)
 	return 0;
 }
 
-/* The fields first, the state last with release: the thread that gets this
- * fd number next (after a close, from socket() or a private dup) reads the
- * state with acquire before touching the fields. */
-void twp_slot_reset(struct twp_slot *s)
-{
-	s->why = 0;
-	s->conn = NULL;
-	free(s->opts);
-	s->opts = NULL;
-	free(s->ep);
-	s->ep = NULL;
-	atomic_store_explicit(&s->st, 0, memory_order_release);
-}
-
-unsigned twp_fdtab_high;
-
-void twp_fdtab_note(int fd)
+static void note_high(int fd)
 {
 	unsigned cur = __atomic_load_n(&twp_fdtab_high, __ATOMIC_RELAXED);
 	while ((unsigned)fd >= cur &&
 	       !__atomic_compare_exchange_n(&twp_fdtab_high, &cur, (unsigned)fd + 1, 0,
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
+}
+
+static void publish(int fd, struct twp_slot *s, uint32_t st)
+{
+	atomic_store_explicit(&s->st, st, memory_order_release);
+	if (st)
+		note_high(fd);
+}
+
+static void free_records(struct twp_slot *s)
+{
+	s->why = 0;
+	free(s->opts);
+	s->opts = NULL;
+	free(s->ep);
+	s->ep = NULL;
+}
+
+void twp_slot_reset(struct twp_slot *s)
+{
+	free_records(s);
+	s->conn = NULL;
+	atomic_store_explicit(&s->st, 0, memory_order_release);
+}
+
+void twp_slot_to_sock(int fd, struct twp_slot *s, uint32_t bits)
+{
+	s->why = 0;
+	s->conn = NULL;
+	publish(fd, s, TWP_FD_SOCK | (bits & ~TWP_KIND_MASK));
+}
+
+void twp_slot_to_conn(int fd, struct twp_slot *s, enum twp_kind kind, struct twp_conn *c,
+		      uint32_t bits)
+{
+	s->why = 0;
+	s->conn = c;
+	publish(fd, s, (uint32_t)kind | (bits & ~TWP_KIND_MASK));
+}
+
+void twp_slot_to_idle(int fd, struct twp_slot *s, enum twp_kind kind, struct twp_conn *c)
+{
+	free_records(s);
+	s->conn = c;
+	publish(fd, s, (uint32_t)kind);
 }
 
 void twp_slot_nopool(struct twp_slot *s, unsigned reason)

@@ -14,14 +14,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "child.h"
+#include "close.h"
+#include "connect.h"
+#include "fdops.h"
 #include "fdtab.h"
 #include "guard.h"
 #include "init.h"
 #include "io.h"
+#include "provisional.h"
 #include "real.h"
 #include "sys.h"
-#include "child.h"
+#include "track.h"
 
 #define HOOK __attribute__((visibility("default")))
 
@@ -44,11 +48,11 @@ __attribute__((destructor)) static void twp_destructor(void)
 HOOK int socket(int domain, int type, int protocol)
 {
 	int on = twp_fdtab_size && !twp_busy, fd;
-	if (on && (fd = twp_conn_socket_pooled(domain, type, protocol)) >= 0)
+	if (on && (fd = twp_prov_socket(domain, type, protocol)) >= 0)
 		return fd;
 	fd = twp_real.socket(domain, type, protocol);
 	if (fd >= 0 && on)
-		twp_conn_socket(fd, domain, type);
+		twp_connect_socket(fd, domain, type);
 	return fd;
 }
 
@@ -56,42 +60,42 @@ HOOK int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	if (!twp_fdtab_size || twp_busy)
 		return twp_real.connect(fd, sa, len);
-	return twp_conn_connect(fd, sa, len);
+	return twp_connect(fd, sa, len);
 }
 
 HOOK int close(int fd)
 {
 	if (!WATCHED(fd))
 		return twp_real.close(fd);
-	return twp_conn_close(fd);
+	return twp_close(fd);
 }
 
 HOOK int shutdown(int fd, int how)
 {
 	if (!IO_WATCHED(fd))
 		return twp_real.shutdown(fd, how);
-	return twp_conn_shutdown(fd, how);
+	return twp_fdops_shutdown(fd, how);
 }
 
 HOOK int bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	if (!WATCHED(fd))
 		return twp_real.bind(fd, sa, len);
-	return twp_conn_bind(fd, sa, len);
+	return twp_fdops_bind(fd, sa, len);
 }
 
 HOOK int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if (!WATCHED(fd))
 		return twp_real.setsockopt(fd, level, name, val, len);
-	return twp_conn_setsockopt(fd, level, name, val, len);
+	return twp_fdops_setsockopt(fd, level, name, val, len);
 }
 
 HOOK int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	if (!WATCHED(fd))
 		return twp_real.getsockopt(fd, level, name, val, len);
-	return twp_conn_getsockopt(fd, level, name, val, len);
+	return twp_fdops_getsockopt(fd, level, name, val, len);
 }
 
 /* fcntl's third argument is an int or a pointer; both travel in one
@@ -101,7 +105,7 @@ static int fcntl_hook(int fd, int cmd, va_list ap)
 	void *arg = va_arg(ap, void *);
 	if (!WATCHED(fd))
 		return twp_real.fcntl(fd, cmd, arg);
-	return twp_conn_fcntl(fd, cmd, arg);
+	return twp_fdops_fcntl(fd, cmd, arg);
 }
 
 HOOK int fcntl(int fd, int cmd, ...)
@@ -131,28 +135,28 @@ HOOK int ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	if (!WATCHED(fd))
 		return twp_real.ioctl(fd, req, arg);
-	return twp_conn_ioctl(fd, req, arg);
+	return twp_fdops_ioctl(fd, req, arg);
 }
 
 HOOK int dup(int fd)
 {
 	if (!WATCHED(fd))
 		return twp_real.dup(fd);
-	return twp_conn_dup_of(fd);
+	return twp_fdops_dup(fd);
 }
 
 HOOK int dup2(int oldfd, int newfd)
 {
 	if (!WATCHED(oldfd) && !WATCHED(newfd))
 		return twp_real.dup2(oldfd, newfd);
-	return twp_conn_dup3(oldfd, newfd, -1);
+	return twp_fdops_dup3(oldfd, newfd, -1);
 }
 
 HOOK int dup3(int oldfd, int newfd, int flags)
 {
 	if (!WATCHED(oldfd) && !WATCHED(newfd))
 		return twp_real.dup3(oldfd, newfd, flags);
-	return twp_conn_dup3(oldfd, newfd, flags);
+	return twp_fdops_dup3(oldfd, newfd, flags);
 }
 
 /* The read/write family: untracked fds go straight through; a tracked
@@ -163,7 +167,7 @@ HOOK int dup3(int oldfd, int newfd, int flags)
 		if (!IO_WATCHED(fd)) \
 			return twp_real.name passthrough; \
 		struct twp_io io = { .fd = fd, __VA_ARGS__ }; \
-		return twp_conn_io(&io); \
+		return twp_track_io(&io); \
 	}
 
 IO_HOOK(read, (int fd, void *b, size_t n), (fd, b, n),
@@ -317,14 +321,14 @@ HOOK int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	if (!WATCHED(fd))
 		return twp_real.epoll_ctl(epfd, op, fd, ev);
-	return twp_conn_epoll_ctl(epfd, op, fd, ev);
+	return twp_fdops_epoll_ctl(epfd, op, fd, ev);
 }
 
 HOOK int close_range(unsigned first, unsigned last, int flags)
 {
 	if (!twp_fdtab_size || twp_busy)
 		return twp_real.close_range(first, last, flags);
-	return twp_conn_close_range(first, last, flags);
+	return twp_close_range(first, last, flags);
 }
 
 /* glibc's closefrom reaches close_range internally, past the hook above. */
@@ -333,7 +337,7 @@ HOOK void closefrom(int lowfd)
 	if (!twp_fdtab_size || twp_busy)
 		twp_real.closefrom(lowfd);
 	else
-		twp_conn_closefrom(lowfd);
+		twp_closefrom(lowfd);
 }
 
 HOOK int fclose(FILE *fp)
@@ -342,7 +346,7 @@ HOOK int fclose(FILE *fp)
 	errno = saved;
 	if (!WATCHED(fd))
 		return twp_real_fclose()(fp);
-	return twp_conn_fclose(fp, fd);
+	return twp_close_stream(fp, fd);
 }
 
 #if TWP_HAVE_RAW_SYSCALL

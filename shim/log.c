@@ -41,12 +41,11 @@ static void write_all(int fd, const char *buf, size_t n)
 
 void twp_log(enum twp_loglevel level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
 	if (level > twp_log_level)
 		return;
 	int saved = errno;
 	char line[512];
-	int n = snprintf(line, sizeof(line), "twpool[%d]: %s: ", (int)getpid(), names[level]);
+	int n = snprintf(line, sizeof(line), "twpool[%d]: %s: ", (int)getpid(), twp_loglevel_names[level]);
 	va_list ap;
 	va_start(ap, fmt);
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -12,29 +12,22 @@ static int hash_oom; /* set by uthash when an add ran out of memory */
 #include "guard.h"
 #include "pool.h"
 #include "real.h"
+#include "twpool.h"
+#include "uthash.h"
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct twp_target *targets;
-static unsigned ntargets;
-static struct twp_target *mru[2]; /* per socket family: the target parked into last */
-static unsigned max_idle = 16;
-static unsigned idle_timeout_ms = 4000;
 
-static const char *const reason_names[TWP_R_COUNT] = {
-	[TWP_R_NONE] = "none", [TWP_R_UNUSED] = "unused",
-	[TWP_R_LAST_WRITE] = "last_write", [TWP_R_UNREAD] = "unread",
-	[TWP_R_EOF] = "eof", [TWP_R_ERROR] = "error", [TWP_R_SHUTDOWN] = "shutdown",
-	[TWP_R_UNSENT] = "unsent", [TWP_R_STATE] = "state", [TWP_R_SOCKOPT] = "sockopt",
-	[TWP_R_SHARED] = "shared", [TWP_R_OVERFLOW] = "overflow",
-	[TWP_R_IDLE_TIMEOUT] = "idle_timeout", [TWP_R_LIFETIME] = "lifetime",
-	[TWP_R_USES] = "uses", [TWP_R_STALE] = "stale", [TWP_R_FDLIMIT] = "fdlimit",
-	[TWP_R_STDIO] = "stdio", [TWP_R_CLOSE_RANGE] = "close_range", [TWP_R_EPOLL] = "epoll",
+/* The hash handle stays here, so uthash is this file's business alone. */
+struct entry {
+	struct twp_target t;
+	UT_hash_handle hh;
 };
 
-const char *twp_reason_name(enum twp_reason r)
-{
-	return (unsigned)r < TWP_R_COUNT ? reason_names[r] : "unknown";
-}
+static struct entry *targets;
+static unsigned ntargets;
+static struct twp_target *mru[2]; /* per socket family: the target parked into last */
+static unsigned max_idle = TWPOOL_DEFAULT_MAX_IDLE;
+static unsigned idle_timeout_ms = TWPOOL_DEFAULT_IDLE_TIMEOUT_MS;
 
 void twp_pool_configure(unsigned idle_max, unsigned timeout_ms)
 {
@@ -65,24 +58,29 @@ void twp_pool_atfork_child(void)
 
 struct twp_target *twp_pool_target(const struct twp_key *k)
 {
-	struct twp_target *t;
+	struct entry *e;
 	twp_pool_lock();
-	HASH_FIND(hh, targets, k, sizeof(*k), t);
-	if (!t && ntargets < TWP_MAX_POOL_TARGETS && (t = calloc(1, sizeof(*t)))) {
-		t->key = *k;
-		twp_key_label(k, t->label, sizeof(t->label));
+	HASH_FIND(hh, targets, k, sizeof(*k), e);
+	if (!e && ntargets < TWP_MAX_POOL_TARGETS && (e = calloc(1, sizeof(*e)))) {
+		e->t.key = *k;
+		twp_key_label(k, e->t.label, sizeof(e->t.label));
 		hash_oom = 0;
-		HASH_ADD(hh, targets, key, sizeof(t->key), t);
+		HASH_ADD(hh, targets, t.key, sizeof(e->t.key), e);
 		if (hash_oom) {
-			free(t);
-			t = NULL;
+			free(e);
+			e = NULL;
 		} else {
 			ntargets++;
 		}
 	}
 	twp_pool_unlock();
-	return t;
+	return e ? &e->t : NULL;
 }
+
+/* Each target, in the hash's order. */
+#define EACH_TARGET(t) \
+	for (struct entry *e_ = targets; e_; e_ = e_->hh.next) \
+		for (struct twp_target *t = &e_->t; t; t = NULL)
 
 static int fam_index(int family) { return family == AF_INET6; }
 
@@ -170,7 +168,7 @@ struct twp_conn *twp_pool_take_inplace(int family, uint64_t now_ms, struct twp_c
 void twp_pool_cloexec_all(void)
 {
 	twp_pool_lock();
-	for (struct twp_target *t = targets; t; t = t->hh.next)
+	EACH_TARGET(t)
 		for (int i = 0; i < 2; i++)
 			for (struct twp_conn *c = t->head[i]; c; c = c->next)
 				if (c->inplace && !c->cloexec &&
@@ -182,7 +180,7 @@ void twp_pool_cloexec_all(void)
 void twp_pool_sweep(uint64_t now_ms, struct twp_conn **expired)
 {
 	twp_pool_lock();
-	for (struct twp_target *t = targets; t; t = t->hh.next) {
+	EACH_TARGET(t) {
 		expire_list(t, 0, now_ms, expired);
 		expire_list(t, 1, now_ms, expired);
 	}
@@ -204,10 +202,9 @@ int twp_pool_remove(struct twp_conn *c)
 	return found;
 }
 
-/* Called in a forked child, single-threaded, after twp_pool_atfork_child. */
 void twp_pool_drain(struct twp_conn **all)
 {
-	for (struct twp_target *t = targets; t; t = t->hh.next) {
+	EACH_TARGET(t) {
 		for (int i = 0; i < 2; i++)
 			while (t->tail[i]) {
 				struct twp_conn *c = t->tail[i];
@@ -215,16 +212,14 @@ void twp_pool_drain(struct twp_conn **all)
 				c->next = *all;
 				*all = c;
 			}
-		t->reused = t->fresh = t->parked = t->closed = 0;
-		for (int r = 0; r < TWP_R_COUNT; r++)
-			t->discards[r] = 0;
+		memset(&t->n, 0, sizeof(t->n));
 	}
 }
 
 void twp_pool_each(void (*fn)(const struct twp_target *, void *), void *arg)
 {
 	twp_pool_lock();
-	for (struct twp_target *t = targets; t; t = t->hh.next)
+	EACH_TARGET(t)
 		fn(t, arg);
 	twp_pool_unlock();
 }

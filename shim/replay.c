@@ -7,14 +7,17 @@
 #include <string.h>
 
 #include "clock.h"
+#include "codec.h"
+#include "config.h"
 #include "conn.h"
-#include "epoll.h"
-#include "init.h"
+#include "fdtab.h"
 #include "log.h"
 #include "pool.h"
+#include "privfd.h"
 #include "real.h"
 #include "replay.h"
 #include "sockopt.h"
+#include "swap.h"
 
 /* Errors that mean the peer is gone, as a reused connection meets them. */
 static int dead_errno(int e)
@@ -38,28 +41,28 @@ static int failed_dead(const struct twp_io *io, ssize_t r, int err)
 }
 
 /* Appends the n bytes the program just wrote; 0, or -1 past the bound. */
-static int keep(struct twp_conn *c, const struct twp_io *io, size_t n)
+static int keep(struct twp_kept *k, const struct twp_io *io, size_t n)
 {
-	if (c->nkept + n > twp_cfg.replay_max)
+	if (k->n + n > twp_cfg.replay_max)
 		return -1;
-	if (c->nkept + n > c->keptcap) {
-		size_t cap = c->keptcap ? c->keptcap : 512;
-		while (cap < c->nkept + n)
+	if (k->n + n > k->cap) {
+		size_t cap = k->cap ? k->cap : 512;
+		while (cap < k->n + n)
 			cap *= 2;
-		char *p = realloc(c->kept, cap);
+		char *p = realloc(k->buf, cap);
 		if (!p)
 			return -1;
-		c->kept = p;
-		c->keptcap = cap;
+		k->buf = p;
+		k->cap = cap;
 	}
 	const struct iovec *iov;
 	int cnt;
 	twp_io_buffers(io, &iov, &cnt);
 	for (int i = 0; i < cnt && n > 0; i++) {
-		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
-		memcpy(c->kept + c->nkept, iov[i].iov_base, k);
-		c->nkept += k;
-		n -= k;
+		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
+		memcpy(k->buf + k->n, iov[i].iov_base, len);
+		k->n += len;
+		n -= len;
 	}
 	return 0;
 }
@@ -94,8 +97,8 @@ static int fresh_with_request(const struct twp_conn *c)
 			goto fail;
 		}
 	}
-	for (size_t off = 0; off < c->nkept;) {
-		ssize_t w = twp_real.send(fd, c->kept + off, c->nkept - off, MSG_NOSIGNAL);
+	for (size_t off = 0; off < c->kept.n;) {
+		ssize_t w = twp_real.send(fd, c->kept.buf + off, c->kept.n - off, MSG_NOSIGNAL);
 		if (w > 0)
 			off += (size_t)w;
 		else if (w < 0 && (errno == EAGAIN || errno == EINTR))
@@ -111,6 +114,14 @@ fail:;
 	return -1;
 }
 
+/* Stops keeping: a reply byte came, too much was written, or the replay
+ * was spent. */
+static void disarm(struct twp_slot *s, struct twp_conn *c)
+{
+	twp_slot_clear(s, TWP_S_ARMED);
+	c->kept.n = 0;
+}
+
 /* Puts a fresh connection under fd in place of its dead one. 0 or -1. */
 static int reconnect(int fd, struct twp_slot *s)
 {
@@ -119,29 +130,19 @@ static int reconnect(int fd, struct twp_slot *s)
 	int nfd = fresh_with_request(c);
 	if (nfd < 0)
 		return -1;
-	if (!(st & TWP_S_NONBLOCK) && twp_real.fcntl(nfd, F_SETFL, 0) < 0)
-		goto fail;
-	twp_epoll_forget(fd, s->ep);
-	if (twp_real.dup3(nfd, fd, st & TWP_S_CLOEXEC ? O_CLOEXEC : 0) < 0) {
-		twp_epoll_restore(fd, s->ep);
-		goto fail;
-	}
+	int r = twp_swap(fd, nfd, 1, st, s->ep, NULL), saved = errno;
 	twp_real.close(nfd);
-	twp_epoll_restore(fd, s->ep);
-	if (c->fd == fd) /* parked in place before: dup3 closed it */
+	errno = saved;
+	if (r < 0)
+		return -1;
+	if (c->fd == fd) /* parked in place before: the swap closed it */
 		c->fd = -1;
-	twp_conn_drop_fd(c); /* the dead connection's last fd: closed */
+	twp_privfd_close(c); /* the dead connection's last fd */
 	c->inplace = 0;
-	c->nonblock = !!(st & TWP_S_NONBLOCK);
 	c->uses = 1;
 	c->born_ms = twp_now_ms();
 	twp_slot_clear(s, TWP_S_REUSED | TWP_S_ARMED);
 	return 0;
-fail:;
-	int saved = errno;
-	twp_real.close(nfd);
-	errno = saved;
-	return -1;
 }
 
 ssize_t twp_replay_io(struct twp_slot *s, const struct twp_io *io)
@@ -151,31 +152,28 @@ ssize_t twp_replay_io(struct twp_slot *s, const struct twp_io *io)
 	ssize_t r = twp_io_call(io, writes);
 	int err = errno;
 	if (!failed_dead(io, r, err)) {
-		if (r > 0 && (!writes || keep(c, io, (size_t)r) < 0)) {
-			twp_slot_clear(s, TWP_S_ARMED); /* a reply byte came, or too much to keep */
-			c->nkept = 0;
-		}
-		twp_conn_note(s, io, r, err);
+		if (r > 0 && (!writes || keep(&c->kept, io, (size_t)r) < 0))
+			disarm(s, c);
 		errno = err;
 		return r;
 	}
-	if (reconnect(io->fd, s) == 0) {
-		atomic_fetch_add(&c->target->replays_ok, 1);
+	if (c->codec && !c->codec->replayable(c->codec_state)) {
+		disarm(s, c); /* the protocol says: not twice */
+	} else if (reconnect(io->fd, s) == 0) {
+		twp_count(&c->target->n.replays_ok);
 		twp_debug("fd %d: %s dead before its reply; replayed %zu bytes on a fresh connection",
-			  io->fd, c->target->label, c->nkept);
-		c->nkept = 0;
+			  io->fd, c->target->label, c->kept.n);
+		c->kept.n = 0;
 		r = twp_io_call(io, writes);
 		err = errno;
 	} else {
-		atomic_fetch_add(&c->target->replays_failed, 1);
+		twp_count(&c->target->n.replays_failed);
 		twp_log(TWP_LOG_INFO, "fd %d: %s dead before its reply; replay failed: %s",
 			io->fd, c->target->label, strerror(errno));
-		twp_slot_clear(s, TWP_S_ARMED);
-		c->nkept = 0;
+		disarm(s, c);
 	}
 	if (r < 0 && err == EPIPE && writes && !(io->flags & MSG_NOSIGNAL))
 		raise(SIGPIPE); /* what the program's own write would have done */
-	twp_conn_note(s, io, r, err);
 	errno = err;
 	return r;
 }

@@ -15,7 +15,8 @@
 #include "fdtab.h"
 #include "io.h"
 
-/* An I/O call on an armed fd (TWP_S_ARMED). Same contract as the call. */
+/* An I/O call on an armed fd (TWP_S_ARMED). Same contract as the call;
+ * the caller notes what it did. */
 ssize_t twp_replay_io(struct twp_slot *s, const struct twp_io *io);
 
 #endif

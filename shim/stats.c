@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "init.h"
+#include "config.h"
 #include "pool.h"
 #include "real.h"
 #include "stats.h"
@@ -62,24 +62,24 @@ static void family_samples(const struct twp_target *t, void *arg)
 	const char *l = t->label;
 	switch (f) {
 	case F_CONNECTS:
-		put(o, TWPOOL_METRIC_CONNECTS "{target=\"%s\",result=\"reused\"} %llu\n", l, (unsigned long long)get(&t->reused));
-		put(o, TWPOOL_METRIC_CONNECTS "{target=\"%s\",result=\"fresh\"} %llu\n", l, (unsigned long long)get(&t->fresh));
+		put(o, TWPOOL_METRIC_CONNECTS "{target=\"%s\",result=\"reused\"} %llu\n", l, (unsigned long long)get(&t->n.reused));
+		put(o, TWPOOL_METRIC_CONNECTS "{target=\"%s\",result=\"fresh\"} %llu\n", l, (unsigned long long)get(&t->n.fresh));
 		break;
 	case F_CLOSES:
-		put(o, TWPOOL_METRIC_CLOSES "{target=\"%s\",result=\"parked\"} %llu\n", l, (unsigned long long)get(&t->parked));
-		put(o, TWPOOL_METRIC_CLOSES "{target=\"%s\",result=\"closed\"} %llu\n", l, (unsigned long long)get(&t->closed));
+		put(o, TWPOOL_METRIC_CLOSES "{target=\"%s\",result=\"parked\"} %llu\n", l, (unsigned long long)get(&t->n.parked));
+		put(o, TWPOOL_METRIC_CLOSES "{target=\"%s\",result=\"closed\"} %llu\n", l, (unsigned long long)get(&t->n.closed));
 		break;
 	case F_DISCARDS:
 		for (int r = TWP_R_NONE + 1; r < TWP_R_COUNT; r++)
 			put(o, TWPOOL_METRIC_DISCARDS "{target=\"%s\",reason=\"%s\"} %llu\n", l,
-			    twp_reason_name((enum twp_reason)r), (unsigned long long)get(&t->discards[r]));
+			    twp_reason_name((enum twp_reason)r), (unsigned long long)get(&t->n.discards[r]));
 		break;
 	case F_IDLE:
 		put(o, TWPOOL_METRIC_IDLE "{target=\"%s\"} %u\n", l, t->nidle);
 		break;
 	case F_REPLAYS:
-		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"ok\"} %llu\n", l, (unsigned long long)get(&t->replays_ok));
-		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"failed\"} %llu\n", l, (unsigned long long)get(&t->replays_failed));
+		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"ok\"} %llu\n", l, (unsigned long long)get(&t->n.replays_ok));
+		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"failed\"} %llu\n", l, (unsigned long long)get(&t->n.replays_failed));
 		break;
 	default:
 		break;

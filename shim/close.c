@@ -1,0 +1,248 @@
+/* close.c - parking clean connections, closing the rest for real. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "close.h"
+#include "codec.h"
+#include "config.h"
+#include "conn.h"
+#include "epoll.h"
+#include "log.h"
+#include "pool.h"
+#include "privfd.h"
+#include "real.h"
+
+/* The smallest fd number a connection is parked at in place: the program
+ * may expect 0-2 back from its next open(). */
+#define TWP_INPLACE_MIN 3
+
+/* An idle connection's fd is gone or going: the connection goes too,
+ * unless a thread has already taken it from the pool. */
+static void forget_idle(struct twp_slot *s)
+{
+	struct twp_conn *c = twp_privfd_forget(s);
+	if (c && twp_pool_remove(c))
+		twp_conn_discard(c, TWP_R_SHARED);
+}
+
+int twp_close_idle(int fd, struct twp_slot *s)
+{
+	forget_idle(s);
+	twp_real.close(fd);
+	errno = EBADF;
+	return -1;
+}
+
+void twp_close_behind_back(int fd, struct twp_slot *s)
+{
+	uint32_t st = atomic_load(&s->st);
+	enum twp_kind kind = twp_kind(st);
+	if (twp_kind_idle(st)) {
+		forget_idle(s);
+	} else if ((kind == TWP_FD_TRACKED || kind == TWP_FD_PROVISIONAL) && s->conn) {
+		struct twp_conn *c = s->conn;
+		s->conn = NULL;
+		twp_conn_discard_inuse(c, fd, TWP_R_SHARED);
+	}
+}
+
+/* Without a codec: the program wrote, read, and read last. */
+static enum twp_reason shape_check(uint32_t st)
+{
+	if (!(st & TWP_S_WROTE) || !(st & TWP_S_READ))
+		return TWP_R_UNUSED;
+	if (!(st & TWP_S_LASTREAD))
+		return TWP_R_LAST_WRITE;
+	return TWP_R_NONE;
+}
+
+/* Why fd's connection must not be parked, or TWP_R_NONE. Costs no system
+ * call: what the kernel knows (unread bytes, EOF, unsent data) is checked
+ * before the connection is used again, which sees strictly more. */
+static enum twp_reason park_check(uint32_t st, const struct twp_slot *s,
+				  const struct twp_conn *c, uint64_t now)
+{
+	if (st & TWP_S_EOF)
+		return TWP_R_EOF;
+	if (st & TWP_S_ERR)
+		return TWP_R_ERROR;
+	if (st & TWP_S_SHUT)
+		return TWP_R_SHUTDOWN;
+	if (st & TWP_S_NOPOOL)
+		return s->why ? (enum twp_reason)s->why : TWP_R_SOCKOPT;
+	enum twp_reason why = c->codec ? c->codec->verdict(c->codec_state) : shape_check(st);
+	if (why != TWP_R_NONE)
+		return why;
+	if (twp_conn_maybe_shared(c))
+		return TWP_R_SHARED;
+	if (twp_cfg.max_uses && c->uses >= twp_cfg.max_uses)
+		return TWP_R_USES;
+	if (c->expires_ms && now >= c->expires_ms)
+		return TWP_R_LIFETIME;
+	if (twp_cfg.max_idle == 0)
+		return TWP_R_OVERFLOW;
+	return TWP_R_NONE;
+}
+
+/* Parks c at fd itself: the program's close() makes no system call. */
+static enum twp_reason park_in_place(int fd, struct twp_slot *s, struct twp_conn *c,
+				     int nonblock, int cloexec)
+{
+	if (twp_privfd_reserve() < 0)
+		return TWP_R_FDLIMIT;
+	twp_epoll_forget(fd, s->ep);
+	c->fd = fd;
+	c->inplace = 1;
+	c->nonblock = nonblock;
+	c->cloexec = cloexec;
+	twp_slot_to_idle(fd, s, TWP_FD_PARKED, c);
+	return TWP_R_NONE;
+}
+
+/* The program closes a socket() it never connected: the idle connection
+ * it was is parked again where it stands. */
+static int close_provisional(int fd, struct twp_slot *s)
+{
+	struct twp_conn *c = s->conn;
+	uint32_t st = atomic_load(&s->st);
+	/* The socket's O_NONBLOCK is c->nonblock, whatever the program asked. */
+	if (park_in_place(fd, s, c, c->nonblock, !!(st & TWP_S_CLOEXEC)) != TWP_R_NONE) {
+		c->fd = -1;
+		twp_slot_reset(s);
+		twp_conn_discard(c, TWP_R_FDLIMIT);
+		return twp_real.close(fd);
+	}
+	twp_conn_discard_list(twp_pool_put(c->target, c, twp_now_ms()), TWP_R_OVERFLOW);
+	return 0;
+}
+
+/* The connection goes to the pool, or is closed for real; counted. */
+static void settle(struct twp_conn *c, enum twp_reason why, uint64_t now)
+{
+	struct twp_target *t = c->target;
+	if (why == TWP_R_NONE) {
+		twp_count(&t->n.parked);
+		twp_debug("close %s parked as fd %d", t->label, c->fd);
+		twp_conn_discard_list(twp_pool_put(t, c, now), TWP_R_OVERFLOW);
+	} else {
+		twp_count(&t->n.closed);
+		twp_conn_discard(c, why);
+	}
+	twp_conn_tick();
+}
+
+/* close() of the program's connection. */
+static int close_tracked(int fd, struct twp_slot *s, uint32_t st)
+{
+	int saved = errno, nb = !!(st & TWP_S_NONBLOCK), ce = !!(st & TWP_S_CLOEXEC);
+	struct twp_conn *c = s->conn;
+	uint64_t now = twp_now_ms();
+	enum twp_reason why = park_check(st, s, c, now);
+	if (why == TWP_R_NONE && fd >= TWP_INPLACE_MIN && (c->fd < 0 || c->fd == fd) &&
+	    (why = park_in_place(fd, s, c, nb, ce)) == TWP_R_NONE) {
+		settle(c, why, now);
+		errno = saved;
+		return 0;
+	}
+	c->nonblock = nb;
+	if (why == TWP_R_NONE && c->fd < 0)
+		why = twp_privfd_move(fd, c, 1);
+	if (why != TWP_R_NONE && c->fd == fd)
+		c->fd = -1;
+	twp_epoll_forget(fd, s->ep);
+	twp_slot_reset(s);
+	errno = saved;
+	int r = twp_real.close(fd);
+	saved = errno;
+	settle(c, why, now);
+	errno = saved;
+	return r;
+}
+
+int twp_close(int fd)
+{
+	struct twp_slot *s = twp_slot(fd);
+	uint32_t st = atomic_load(&s->st);
+	switch (twp_kind(st)) {
+	case TWP_FD_PARKED:
+	case TWP_FD_PRIVATE: /* closed already, to the program */
+		return twp_close_idle(fd, s);
+	case TWP_FD_PROVISIONAL:
+		return close_provisional(fd, s);
+	case TWP_FD_TRACKED:
+		return close_tracked(fd, s, st);
+	default:
+		twp_slot_reset(s);
+		return twp_real.close(fd);
+	}
+}
+
+/* The program's fds in [first, last] are about to be closed in bulk. The
+ * shim's own fds among them are let go, and the program's connections are
+ * closed for real: parking one would make a private fd that the same bulk
+ * close could take away. */
+static void bulk_close(unsigned first, unsigned last)
+{
+	unsigned high = __atomic_load_n(&twp_fdtab_high, __ATOMIC_RELAXED);
+	for (unsigned fd = first; fd <= last && fd < high; fd++) {
+		struct twp_slot *s = &twp_fdtab[fd];
+		uint32_t st = atomic_load_explicit(&s->st, memory_order_relaxed);
+		if (twp_kind_idle(st)) {
+			forget_idle(s);
+		} else if (twp_kind(st) != TWP_FD_NONE) {
+			struct twp_conn *c = twp_kind(st) == TWP_FD_SOCK ? NULL : s->conn;
+			twp_slot_reset(s);
+			if (c)
+				twp_conn_discard_inuse(c, (int)fd, TWP_R_CLOSE_RANGE);
+		}
+	}
+}
+
+int twp_close_range(unsigned first, unsigned last, int flags)
+{
+	int saved = errno;
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+		bulk_close(first, last);
+	errno = saved;
+	int r = twp_real.close_range(first, last, flags);
+	if (r == 0 && flags & CLOSE_RANGE_CLOEXEC) {
+		unsigned high = __atomic_load_n(&twp_fdtab_high, __ATOMIC_RELAXED);
+		for (unsigned fd = first; fd <= last && fd < high; fd++)
+			if (twp_kind(atomic_load(&twp_fdtab[fd].st)) != TWP_FD_NONE)
+				twp_slot_set(&twp_fdtab[fd], TWP_S_CLOEXEC);
+	}
+	return r;
+}
+
+void twp_closefrom(int lowfd)
+{
+	int saved = errno;
+	if (lowfd >= 0)
+		bulk_close((unsigned)lowfd, ~0u);
+	errno = saved;
+	twp_real.closefrom(lowfd);
+}
+
+/* glibc's fclose closes the fd internally, past the close() hook, and
+ * stdio's reads and writes are just as invisible: the connection is closed
+ * for real, and the shim's state follows. */
+int twp_close_stream(FILE *fp, int fd)
+{
+	struct twp_slot *s = twp_slot(fd);
+	uint32_t st = atomic_load(&s->st);
+	enum twp_kind kind = twp_kind(st);
+	struct twp_conn *c = kind == TWP_FD_TRACKED || kind == TWP_FD_PROVISIONAL ? s->conn : NULL;
+	twp_epoll_forget(fd, s->ep);
+	if (twp_kind_idle(st))
+		forget_idle(s);
+	else
+		twp_slot_reset(s);
+	int r = twp_real_fclose()(fp);
+	if (c) {
+		int saved = errno;
+		twp_conn_discard_inuse(c, fd, TWP_R_STDIO);
+		errno = saved;
+	}
+	return r;
+}

@@ -1,0 +1,35 @@
+/* close.h - every way the program ends its use of an fd: close(), bulk
+ * closes, fclose(), and a number found reused behind the shim's back.
+ *
+ * A clean connection the program closes is parked where it stands: at the
+ * fd number the program closed, which the program now believes free (no
+ * system call; provisional.h says how socket() hands it back). Connections
+ * that cannot stay in place (fd 0-2, or one that already has a private
+ * copy) are parked under a private fd; anything not clean is closed for
+ * real and counted with its reason. */
+#ifndef TWP_CLOSE_H
+#define TWP_CLOSE_H
+
+#include <stdio.h>
+
+#include "fdtab.h"
+
+/* close() of a watched fd. */
+int twp_close(int fd);
+
+/* The program closes an idle connection's fd (PARKED or PRIVATE) that it
+ * believes closed already: the connection is let go; -1 with EBADF. */
+int twp_close_idle(int fd, struct twp_slot *s);
+
+/* fd came back from a call the shim did not see make it (socket(),
+ * a dup): whatever the slot held is let go before it is reused. */
+void twp_close_behind_back(int fd, struct twp_slot *s);
+
+/* Bulk closes: the shim's bookkeeping for every fd in the range first. */
+int twp_close_range(unsigned first, unsigned last, int flags);
+void twp_closefrom(int lowfd);
+
+/* fclose() of a stream whose fd (fd) the shim watches. */
+int twp_close_stream(FILE *fp, int fd);
+
+#endif
