@@ -38,14 +38,18 @@ SHIM_OBJ = $(SHIM_SRC:shim/%.c=$(BUILD)/obj/%.o)
 INT_OBJ = $(filter-out $(BUILD)/obj/hooks.o,$(SHIM_OBJ))
 
 LIB = $(BUILD)/libtwpool.so
-PROGS = $(patsubst tests/progs/%.c,$(BUILD)/%,$(wildcard tests/progs/twpool-*.c))
+PROGS = $(patsubst tests/progs/%.c,$(BUILD)/%,$(wildcard tests/progs/twpool-*.c)) $(BUILD)/twpool-hazards
+# A library loaded with RTLD_DEEPBIND, lazy and bind-now (its GOT in RELRO),
+# and a copy found only through the loading program's RUNPATH.
+DEEP = $(BUILD)/deepbind-main $(BUILD)/deepbind-lib.so $(BUILD)/deepbind-lib-now.so \
+	$(BUILD)/deepbind-runpath/libtwpdeep.so
 UNIT_SRC = $(wildcard tests/unit/*.c)
 INTEG_SRC = $(wildcard tests/integration/test_*.c)
 TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
 
 .PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps deb
 
-all: $(LIB) $(PROGS)
+all: $(LIB) $(PROGS) $(DEEP)
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/obj/%.o: shim/%.c | $(BUILD)/obj
@@ -61,6 +65,36 @@ $(LIB): $(SHIM_OBJ)
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# The hazard scenarios: one file per area over a shared common.c.
+HAZARDS_SRC = $(wildcard tests/progs/hazards/*.c)
+$(BUILD)/twpool-hazards: $(HAZARDS_SRC) tests/progs/hazards/common.h | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -o $@ $(HAZARDS_SRC) -lpthread
+
+$(BUILD)/deepbind-main: tests/progs/deepbind-main.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -Wl,--enable-new-dtags,-rpath,'$$ORIGIN/deepbind-runpath' -o $@ $< -ldl
+
+$(BUILD)/deepbind-lib.so: tests/progs/deepbind-lib.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
+
+$(BUILD)/deepbind-lib-now.so: tests/progs/deepbind-lib.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,relro,-z,now -o $@ $<
+
+$(BUILD)/deepbind-runpath/libtwpdeep.so: $(BUILD)/deepbind-lib.so
+	mkdir -p $(@D) && cp $< $@
+
+# Benchmark programs: scripts/bench runs them from $(BUILD) (make bench, and
+# the suite's short run); bench-pool links the pool code directly.
+BENCH_PROGS = $(BUILD)/bench-io $(BUILD)/bench-pool
+.PHONY: bench-progs
+bench-progs: $(BENCH_PROGS)
+test: bench-progs
+
+$(BUILD)/bench-io: tests/progs/bench-io.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+$(BUILD)/bench-pool: tests/progs/bench-pool.c $(INT_OBJ)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(UNIT_SRC) $(INT_OBJ) -lcriterion $(LDLIBS_LIB)
@@ -86,11 +120,11 @@ deps-test:
 check: test
 
 demo:
-	scripts/deps build
+	scripts/deps demo
 	$(MAKE) all
 	scripts/demo $(BUILD)
 
-bench: all
+bench: all bench-progs
 	scripts/deps bench
 	scripts/bench $(BUILD)
 

@@ -18,8 +18,12 @@
 /* Comma-separated allow-list of targets. Entries:
  *   1.2.3.4:6379    an IPv4 address (IPv4-mapped IPv6 connects match it too)
  *   [::1]:6379      an IPv6 address
- *   name:6379       a host name, resolved once, on the first connect() to
- *                   that port; every address it resolves to matches
+ *   name:6379       a host name; every address it resolves to matches.
+ *                   Never looked up inside connect(): a connect to that
+ *                   port starts a lookup on a shim thread when one is due
+ *                   (first use; 1 s after a failure, doubling to 60 s;
+ *                   60 s after a success) and, until one succeeds, passes
+ *                   through unpooled
  *   *:6379          any address on that port
  * Unset or empty: the shim passes every call through untouched. */
 #define TWPOOL_ENV_TARGETS "TWPOOL_TARGETS"
@@ -93,6 +97,9 @@
 #define TWPOOL_METRIC_DISCARDS "twpool_discards_total"  /* reason=... below */
 #define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
 #define TWPOOL_METRIC_REPLAYS "twpool_replays_total"    /* result=ok|failed */
+/* Libraries loaded with RTLD_DEEPBIND (no target label): result=redirected
+ * when their socket calls were pointed at the shim, bypassed when not. */
+#define TWPOOL_METRIC_DEEPBIND "twpool_deepbind_libraries_total"
 
 /* Why a connection was closed for real instead of parked or reused (the
  * reason label of twpool_discards_total):
@@ -115,6 +122,9 @@
  *   stdio         it was closed by fclose() (stdio's reads are invisible)
  *   close_range   it was closed by close_range() or closefrom()
  *   epoll         it was in more epoll sets than the shim keeps track of
+ *   inflight      another thread was still inside a call on it at close()
+ *   blind         bytes went through a call its protocol codec cannot read
+ *                 (sendfile, splice, sendmmsg, recvmmsg, copy_file_range)
  */
 
 #endif /* TWPOOL_H */

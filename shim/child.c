@@ -8,6 +8,7 @@
 
 #include "child.h"
 #include "conn.h"
+#include "deepbind.h"
 #include "fdtab.h"
 #include "pool.h"
 #include "privfd.h"
@@ -71,6 +72,7 @@ void twp_atfork_child(void)
 		all = next;
 	}
 	twp_stats_atfork_child();
+	twp_deepbind_atfork_child();
 }
 
 pid_t twp_child_fork_nohandlers(void)

@@ -132,11 +132,32 @@ static void settle(struct twp_conn *c, enum twp_reason why, uint64_t now)
 	twp_conn_tick();
 }
 
+/* Another thread is inside a call on fd (see struct twp_slot on calls):
+ * closed for real, as without the shim. The connection is counted and its
+ * fds closed, but its memory is left to that thread, which may still read
+ * it when its call returns: one small leak per such race of the program's. */
+static int close_busy(int fd, struct twp_slot *s, struct twp_conn *c)
+{
+	twp_epoll_forget(fd, s->ep);
+	twp_slot_reset(s);
+	if (c->fd == fd)
+		c->fd = -1;
+	twp_privfd_close(c);
+	twp_count(&c->target->n.closed);
+	twp_count(&c->target->n.discards[TWP_R_INFLIGHT]);
+	twp_debug("close fd=%d %s: a call is in flight on it; closed for real", fd,
+		  c->target->label);
+	return twp_real.close(fd);
+}
+
 /* close() of the program's connection. */
 static int close_tracked(int fd, struct twp_slot *s, uint32_t st)
 {
 	int saved = errno, nb = !!(st & TWP_S_NONBLOCK), ce = !!(st & TWP_S_CLOEXEC);
 	struct twp_conn *c = s->conn;
+	atomic_fetch_or_explicit(&s->st, TWP_S_CLOSING, memory_order_seq_cst);
+	if (atomic_load_explicit(&s->calls, memory_order_seq_cst))
+		return close_busy(fd, s, c);
 	uint64_t now = twp_now_ms();
 	enum twp_reason why = park_check(st, s, c, now);
 	if (why == TWP_R_NONE && fd >= TWP_INPLACE_MIN && (c->fd < 0 || c->fd == fd) &&

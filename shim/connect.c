@@ -172,7 +172,8 @@ static int is_plain_tcp(int fd)
 	int saved = errno, ok = 0;
 	if (twp_real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) == 0 && type == SOCK_STREAM &&
 	    twp_real.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &l2) == 0 &&
-	    proto == IPPROTO_TCP && getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+	    proto == IPPROTO_TCP &&
+	    TWP_NEXT(getsockname)(fd, (struct sockaddr *)&ss, &sl) == 0)
 		ok = ((struct sockaddr_in *)&ss)->sin_port == 0;
 	errno = saved;
 	return ok;
@@ -196,6 +197,19 @@ static int connect_fresh(int fd, struct twp_slot *s, struct twp_target *t,
 	}
 	twp_count(&t->n.fresh);
 	twp_debug("connect fd=%d %s fresh", fd, t->label);
+	errno = saved;
+	return r;
+}
+
+/* connect(AF_UNSPEC) dissolves the program's connection: the socket stays
+ * the program's, may connect anywhere next, and is never pooled again. */
+static int dissolve(int fd, struct twp_slot *s, const struct sockaddr *sa, socklen_t len)
+{
+	struct twp_conn *c = s->conn;
+	int r = twp_real.connect(fd, sa, len), saved = errno;
+	twp_slot_to_sock(fd, s, atomic_load(&s->st) & (TWP_S_FLAGS | TWP_S_NONBLOCK | TWP_S_CLOEXEC));
+	twp_slot_nopool(s, TWP_R_STATE);
+	twp_conn_discard_inuse(c, fd, TWP_R_STATE);
 	errno = saved;
 	return r;
 }
@@ -241,10 +255,13 @@ int twp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			return -1;
 		st = atomic_load(&s->st);
 	}
-	if (st & TWP_S_CONNPEND) { /* the first connect() after completion says 0 */
+	if (st & TWP_S_CONNPEND && sa->sa_family != AF_UNSPEC) {
+		/* the first connect() after completion says 0 */
 		twp_slot_clear(s, TWP_S_CONNPEND);
 		return 0;
 	}
+	if (twp_kind(st) == TWP_FD_TRACKED && sa->sa_family == AF_UNSPEC)
+		return dissolve(fd, s, sa, len);
 	if (!target || twp_kind(st) == TWP_FD_TRACKED || twp_kind(st) == TWP_FD_PRIVATE)
 		return twp_real.connect(fd, sa, len);
 	return connect_target(fd, s, st, &k, sa, len);

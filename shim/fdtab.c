@@ -6,6 +6,8 @@
 
 #include "fdtab.h"
 
+_Static_assert(sizeof(struct twp_slot) == 32, "a slot is 32 bytes: half a cache line");
+
 /* Largest fd number the shim tracks: 1 Mi slots of 32 bytes is 32 MiB of
  * address space, mapped lazily by the kernel as fds are used. */
 #define TWP_FDTAB_MAX (1u << 20)

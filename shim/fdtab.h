@@ -54,14 +54,23 @@ enum twp_kind {
 #define TWP_S_ARMED     0x4000u /* reused, no reply byte yet: replay possible */
 #define TWP_S_CONNPEND  0x8000u /* a pooled connection was handed to a
 				 * non-blocking connect() (EINPROGRESS) */
+#define TWP_S_CLOSING   0x10000u /* close() has begun: calls entering now
+				  * fail with EBADF (see calls below) */
 
 struct twp_conn;
 struct twp_opts;
 struct twp_epolls;
 
+/* calls: threads inside an I/O call on a TRACKED fd. A caller raises it,
+ * then reads st (both seq_cst); close() sets TWP_S_CLOSING, then reads
+ * calls (both seq_cst): either the caller sees CLOSING and fails with
+ * EBADF as on a closed fd, or close() sees the call and closes for real,
+ * so a connection with a call in flight is never parked. Never reset: a
+ * call that outlives the slot's kind still leaves the count balanced. */
 struct twp_slot {
 	_Atomic uint32_t st;     /* kind | flag bits */
 	uint16_t why;            /* discard reason behind TWP_S_NOPOOL */
+	_Atomic uint16_t calls;
 	struct twp_conn *conn;   /* the connection, for the kinds that have one */
 	struct twp_opts *opts;   /* SOCK: options set before connect() */
 	struct twp_epolls *ep;   /* SOCK, TRACKED, PROVISIONAL: the program's

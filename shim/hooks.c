@@ -1,28 +1,38 @@
 /* hooks.c - the interposed entry points, and nothing else.
  *
  * Each hook passes straight through unless the fd is one the shim watches
- * (one array load) or, for connect(), the shim is on; the decisions live in
- * conn.c. While the shim is off (unconfigured, misconfigured, or before its
+ * (one array load) or, for socket() and connect(), the shim is on; the
+ * decisions live in the modules named after each moment: connect.c,
+ * close.c, track.c (I/O), fdops.c (everything else), readiness.c (poll and
+ * select), child.c (fork, spawn, exec), deepbind.c (dlopen). While the shim is off (unconfigured, misconfigured, or before its
  * constructor) twp_fdtab_size is 0 and nothing is ever watched. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "close.h"
 #include "connect.h"
+#include "deepbind.h"
 #include "fdops.h"
 #include "fdtab.h"
 #include "guard.h"
 #include "init.h"
 #include "io.h"
 #include "provisional.h"
+#include "readiness.h"
 #include "real.h"
 #include "sys.h"
 #include "track.h"
@@ -317,6 +327,16 @@ HOOK pid_t vfork(void)
 	return twp_child_begin()->fork();
 }
 
+/* The pass-through is a tail call: libc's dlopen takes the caller from its
+ * return address (RUNPATH search, $ORIGIN), which must stay the program's. */
+__attribute__((optimize("O2")))
+HOOK void *dlopen(const char *file, int mode)
+{
+	if (!twp_deepbind_wanted(file, mode))
+		return twp_deepbind_real()(file, mode);
+	return twp_deepbind_dlopen(file, mode);
+}
+
 HOOK int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	if (!WATCHED(fd))
@@ -381,3 +401,193 @@ HOOK long syscall(long n, ...)
 	return twp_syscall(n, a, b, c, d, e, f);
 }
 #endif
+
+/* ---- calls whose bytes the shim cannot copy: noted, never replayed ---- */
+
+/* r = call, bracketed for fd's connection (out: bytes towards the peer). */
+#define BLIND(fd, out, call) ({ \
+		int t_ = IO_WATCHED(fd) ? twp_track_blind_begin(fd) : 0; \
+		ssize_t r_ = t_ < 0 ? -1 : (call); \
+		int e_ = errno; \
+		twp_track_blind_end(fd, t_, out, r_, e_); \
+		errno = e_; \
+		r_; \
+	})
+
+HOOK ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	return BLIND(out, 1, TWP_NEXT(sendfile)(out, in, off, n));
+}
+
+HOOK ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+	return BLIND(out, 1, TWP_NEXT(sendfile64)(out, in, off, n));
+}
+
+static ssize_t splice_out(int in, loff_t *offin, int out, loff_t *offout, size_t n, unsigned f)
+{
+	return BLIND(out, 1, TWP_NEXT(splice)(in, offin, out, offout, n, f));
+}
+
+HOOK ssize_t splice(int in, loff_t *offin, int out, loff_t *offout, size_t n, unsigned f)
+{
+	return BLIND(in, 0, splice_out(in, offin, out, offout, n, f));
+}
+
+static ssize_t copy_out(int in, loff_t *offin, int out, loff_t *offout, size_t n, unsigned f)
+{
+	return BLIND(out, 1, TWP_NEXT(copy_file_range)(in, offin, out, offout, n, f));
+}
+
+HOOK ssize_t copy_file_range(int in, loff_t *offin, int out, loff_t *offout, size_t n, unsigned f)
+{
+	return BLIND(in, 0, copy_out(in, offin, out, offout, n, f));
+}
+
+HOOK int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int f)
+{
+	return (int)BLIND(fd, 1, TWP_NEXT(sendmmsg)(fd, v, n, f));
+}
+
+HOOK int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int f, struct timespec *t)
+{
+	return (int)BLIND(fd, 0, TWP_NEXT(recvmmsg)(fd, v, n, f, t));
+}
+
+/* With offset -1 these read and write a socket like readv and writev. */
+HOOK ssize_t preadv2(int fd, const struct iovec *v, int n, off_t off, int f)
+{
+	return BLIND(fd, 0, TWP_NEXT(preadv2)(fd, v, n, off, f));
+}
+
+HOOK ssize_t pwritev2(int fd, const struct iovec *v, int n, off_t off, int f)
+{
+	return BLIND(fd, 1, TWP_NEXT(pwritev2)(fd, v, n, off, f));
+}
+
+/* ---- calls on a number the program closed fail as on a closed fd ---- */
+
+/* -1 with EBADF for a parked fd; a provisional one becomes a fresh socket. */
+#define CLOSED(fd) (WATCHED(fd) && twp_unpark((fd), twp_slot(fd)) < 0)
+
+#define GUARD_HOOK(ret, name, params, args) \
+	HOOK ret name params \
+	{ \
+		if (CLOSED(fd)) \
+			return (ret)-1; \
+		return TWP_NEXT(name) args; \
+	}
+
+GUARD_HOOK(int, fstat, (int fd, struct stat *b), (fd, b))
+GUARD_HOOK(int, fstat64, (int fd, struct stat64 *b), (fd, b))
+GUARD_HOOK(int, getpeername, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l))
+GUARD_HOOK(int, getsockname, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l))
+GUARD_HOOK(off_t, lseek, (int fd, off_t o, int w), (fd, o, w))
+GUARD_HOOK(off64_t, lseek64, (int fd, off64_t o, int w), (fd, o, w))
+GUARD_HOOK(int, fsync, (int fd), (fd))
+GUARD_HOOK(int, fdatasync, (int fd), (fd))
+GUARD_HOOK(ssize_t, pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o))
+GUARD_HOOK(ssize_t, pread64, (int fd, void *b, size_t n, off64_t o), (fd, b, n, o))
+GUARD_HOOK(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o))
+GUARD_HOOK(ssize_t, pwrite64, (int fd, const void *b, size_t n, off64_t o), (fd, b, n, o))
+GUARD_HOOK(ssize_t, preadv, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o))
+GUARD_HOOK(ssize_t, pwritev, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o))
+GUARD_HOOK(ssize_t, preadv64, (int fd, const struct iovec *v, int n, off64_t o), (fd, v, n, o))
+GUARD_HOOK(ssize_t, pwritev64, (int fd, const struct iovec *v, int n, off64_t o), (fd, v, n, o))
+
+/* The path forms name the fd itself only with AT_EMPTY_PATH and "". */
+#define EMPTY_PATH_OF(fd, path, flags) (twp_names_fd(path, flags) ? (fd) : -1)
+
+HOOK int fstatat(int fd, const char *path, struct stat *b, int flags)
+{
+	if (CLOSED(EMPTY_PATH_OF(fd, path, flags)))
+		return -1;
+	return TWP_NEXT(fstatat)(fd, path, b, flags);
+}
+
+HOOK int fstatat64(int fd, const char *path, struct stat64 *b, int flags)
+{
+	if (CLOSED(EMPTY_PATH_OF(fd, path, flags)))
+		return -1;
+	return TWP_NEXT(fstatat64)(fd, path, b, flags);
+}
+
+HOOK int statx(int fd, const char *path, int flags, unsigned mask, struct statx *b)
+{
+	if (CLOSED(EMPTY_PATH_OF(fd, path, flags)))
+		return -1;
+	return TWP_NEXT(statx)(fd, path, flags, mask, b);
+}
+
+/* Binaries built against glibc before 2.33 call these for fstat. */
+int __fxstat(int ver, int fd, struct stat *b);
+int __fxstat64(int ver, int fd, struct stat64 *b);
+GUARD_HOOK(int, __fxstat, (int ver, int fd, struct stat *b), (ver, fd, b))
+GUARD_HOOK(int, __fxstat64, (int ver, int fd, struct stat64 *b), (ver, fd, b))
+
+ssize_t __pread_chk(int fd, void *b, size_t n, off_t o, size_t buflen);
+ssize_t __pread64_chk(int fd, void *b, size_t n, off64_t o, size_t buflen);
+GUARD_HOOK(ssize_t, __pread_chk, (int fd, void *b, size_t n, off_t o, size_t bl), (fd, b, n, o, bl))
+GUARD_HOOK(ssize_t, __pread64_chk, (int fd, void *b, size_t n, off64_t o, size_t bl),
+	   (fd, b, n, o, bl))
+
+/* ---- readiness of many fds at once ---- */
+
+static int poll_ms(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m)
+{
+	(void)m;
+	return TWP_NEXT(poll)(fds, n, t ? (int)(t->tv_sec * 1000 + t->tv_nsec / 1000000) : -1);
+}
+
+static int ppoll_ts(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m)
+{
+	return TWP_NEXT(ppoll)(fds, n, t, m);
+}
+
+HOOK int poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	if (!twp_fdtab_size || twp_busy)
+		return TWP_NEXT(poll)(fds, n, ms);
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	return twp_poll(fds, n, ms < 0 ? NULL : &t, NULL, poll_ms);
+}
+
+HOOK int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m)
+{
+	if (!twp_fdtab_size || twp_busy)
+		return TWP_NEXT(ppoll)(fds, n, t, m);
+	return twp_poll(fds, n, t, m, ppoll_ts);
+}
+
+int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m,
+		size_t fdslen);
+
+/* _FORTIFY_SOURCE builds call these; glibc's own reach poll internally. */
+HOOK int __poll_chk(struct pollfd *fds, nfds_t n, int ms, size_t fdslen)
+{
+	(void)fdslen;
+	return poll(fds, n, ms);
+}
+
+HOOK int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t, const sigset_t *m,
+		     size_t fdslen)
+{
+	(void)fdslen;
+	return ppoll(fds, n, t, m);
+}
+
+HOOK int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *t)
+{
+	if (twp_fdtab_size && !twp_busy && twp_select_check(nfds, r, w, e) < 0)
+		return -1;
+	return TWP_NEXT(select)(nfds, r, w, e, t);
+}
+
+HOOK int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *t,
+		 const sigset_t *m)
+{
+	if (twp_fdtab_size && !twp_busy && twp_select_check(nfds, r, w, e) < 0)
+		return -1;
+	return TWP_NEXT(pselect)(nfds, r, w, e, t, m);
+}

@@ -24,6 +24,7 @@ int twp_init_with(const struct twp_config *cfg)
 	if (!twp_cfg.enabled)
 		return 0;
 	twp_pool_configure(twp_cfg.max_idle, twp_cfg.idle_timeout_ms);
+	twp_stats_check();
 	twp_privfd_limits();
 	if (pthread_atfork(twp_atfork_prepare, twp_atfork_parent, twp_atfork_child) != 0) {
 		twp_log(TWP_LOG_ERROR, "cannot register fork handlers; passing everything through");

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,30 +14,69 @@
 enum twp_loglevel twp_log_level = TWP_LOG_WARN;
 static int log_fd = 2;
 
-void twp_log_open(const struct twp_config *c)
+/* Why path could not be opened as the log file, for the warning. */
+static const char *refusal(const char *path, int err)
 {
-	twp_log_level = c->log_level;
-	if (c->log_file[0]) {
-		int fd = open(c->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			log_fd = fd;
-		else
-			twp_log(TWP_LOG_WARN, "TWPOOL_LOG_FILE: cannot open '%s': %s; logging to stderr",
-				c->log_file, strerror(errno));
-	}
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return strerror(err);
+	if (S_ISLNK(st.st_mode))
+		return "it is a symbolic link";
+	if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		return "it is not a regular file";
+	return strerror(err);
 }
 
-static void write_all(int fd, const char *buf, size_t n)
+/* The log file is appended to by programs that may run as root, in a
+ * directory other users may write to: never through a symlink, and only
+ * if it is a regular file or a character device (/dev/null, a terminal:
+ * only root can make one). A FIFO anyone can make, and opening it would
+ * block the program: O_NONBLOCK keeps the open itself from blocking.
+ * Returns the fd, or -1 with *why set. */
+static int open_log_file(const char *path, const char **why)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+			    O_NOCTTY | O_NONBLOCK, 0644);
+	struct stat st;
+	if (fd < 0) {
+		*why = refusal(path, errno);
+		return -1;
+	}
+	if (TWP_NEXT(fstat)(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) {
+		twp_real.close(fd);
+		*why = "it is not a regular file";
+		return -1;
+	}
+	twp_real.fcntl(fd, F_SETFL, O_APPEND);
+	return fd;
+}
+
+void twp_log_open(const struct twp_config *c)
+{
+	const char *why = NULL;
+	twp_log_level = c->log_level;
+	if (!c->log_file[0])
+		return;
+	int fd = open_log_file(c->log_file, &why);
+	if (fd >= 0)
+		log_fd = fd;
+	else
+		twp_log(TWP_LOG_WARN, "TWPOOL_LOG_FILE: cannot use '%s': %s; logging to stderr",
+			c->log_file, why);
+}
+
+int twp_write_all(int fd, const char *buf, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = twp_real.write(fd, buf, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return;
+			return -1;
 		buf += w;
 		n -= (size_t)w;
 	}
+	return 0;
 }
 
 void twp_log(enum twp_loglevel level, const char *fmt, ...)
@@ -54,7 +94,7 @@ void twp_log(enum twp_loglevel level, const char *fmt, ...)
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
-	write_all(log_fd, line, len);
+	twp_write_all(log_fd, line, len);
 	errno = saved;
 }
 
@@ -63,6 +103,6 @@ void twp_log_config_error(const char *msg)
 	int saved = errno;
 	char line[640];
 	int n = snprintf(line, sizeof(line), "twpool: %s; passing everything through\n", msg);
-	write_all(2, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	twp_write_all(2, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	errno = saved;
 }

@@ -113,6 +113,14 @@ void twp_real_load(void)
 	LOAD(epoll_ctl); LOAD(close_range); LOAD(closefrom); LOAD(fclose);
 }
 
+void *twp_real_sym(void **cache, const char *name)
+{
+	void *p = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+	if (!p && (p = dlsym(RTLD_NEXT, name)))
+		__atomic_store_n(cache, p, __ATOMIC_RELEASE);
+	return p;
+}
+
 twp_fclose_fn twp_real_fclose(void)
 {
 	if (!__atomic_load_n(&twp_real.fclose, __ATOMIC_ACQUIRE))

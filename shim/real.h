@@ -72,6 +72,17 @@ extern struct twp_real twp_real __attribute__((visibility("hidden")));
 
 void twp_real_load(void);
 
+/* The next definition of name (libc's), looked up once and kept in *cache;
+ * NULL when there is none. For the calls the shim only guards, which have
+ * no raw-syscall stand-in: they are looked up on first use. */
+void *twp_real_sym(void **cache, const char *name);
+
+/* The real function behind a hook of the same name and type. */
+#define TWP_NEXT(name) ({ \
+		static void *cache_; \
+		(__typeof__(&name))twp_real_sym(&cache_, #name); \
+	})
+
 /* libc's fclose, loaded on first use if the constructor has not run. */
 twp_fclose_fn twp_real_fclose(void);
 

@@ -10,6 +10,7 @@ static const char *const names[TWP_R_COUNT] = {
 	[TWP_R_IDLE_TIMEOUT] = "idle_timeout", [TWP_R_LIFETIME] = "lifetime",
 	[TWP_R_USES] = "uses", [TWP_R_STALE] = "stale", [TWP_R_FDLIMIT] = "fdlimit",
 	[TWP_R_STDIO] = "stdio", [TWP_R_CLOSE_RANGE] = "close_range", [TWP_R_EPOLL] = "epoll",
+	[TWP_R_INFLIGHT] = "inflight", [TWP_R_BLIND] = "blind",
 };
 
 const char *twp_reason_name(enum twp_reason r)

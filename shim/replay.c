@@ -71,7 +71,7 @@ static int wait_fd(int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	int r;
-	while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+	while ((r = TWP_NEXT(poll)(&p, 1, timeout_ms)) < 0 && errno == EINTR)
 		;
 	if (r == 0)
 		errno = ETIMEDOUT;

@@ -7,17 +7,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "pool.h"
 #include "real.h"
 #include "stats.h"
 #include "twpool.h"
 
-/* The process writes its file at exit; a forked child only once it pooled. */
-static _Atomic int dirty = 1;
+/* A process writes the file only once one of its counters moved: a shell
+ * that never matched a target must not replace, at its exit, the file of
+ * the client it ran with the same TWPOOL_STATS. */
+static _Atomic int dirty;
+/* One warning per process about a file that cannot be written. */
+static _Atomic int warned;
 static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Libraries loaded with RTLD_DEEPBIND: [0] bypassed, [1] redirected. */
+static _Atomic uint64_t deepbind[2];
+
+void twp_stats_deepbind(int redirected)
+{
+	atomic_fetch_add_explicit(&deepbind[!!redirected], 1, memory_order_relaxed);
+	if (!redirected) /* a warning worth a file, even in a process that pools nothing */
+		twp_stats_touch();
+}
 
 void twp_stats_touch(void)
 {
@@ -103,10 +120,18 @@ size_t twp_stats_render(char *buf, size_t size)
 		void *arg[2] = { &o, &f };
 		twp_pool_each(family_samples, arg);
 	}
+	put(&o, "# HELP %s Libraries loaded with RTLD_DEEPBIND, by whether their socket calls reach the shim.\n"
+	     "# TYPE %s counter\n", TWPOOL_METRIC_DEEPBIND, TWPOOL_METRIC_DEEPBIND);
+	for (int r = 1; r >= 0; r--)
+		put(&o, TWPOOL_METRIC_DEEPBIND "{result=\"%s\"} %llu\n", r ? "redirected" : "bypassed",
+		    (unsigned long long)atomic_load_explicit(&deepbind[r], memory_order_relaxed));
 	put(&o, "# HELP twpool_info Shim version and process.\n# TYPE twpool_info gauge\n");
 	put(&o, "twpool_info{version=\"%s\",pid=\"%d\"} 1\n", TWPOOL_VERSION, (int)getpid());
 	return o.len;
 }
+
+/* Room for TWPOOL_STATS with its %p expanded. */
+#define TWP_STATS_PATH_MAX 4200
 
 /* TWPOOL_STATS with every %p replaced by the pid. */
 static int stats_path(char *out, size_t size)
@@ -127,34 +152,117 @@ static int stats_path(char *out, size_t size)
 	return 0;
 }
 
-static int write_file(const char *path, const char *text, size_t len)
+/* Temporaries are named <path>.tmp.<16 hex digits>: a name no other user
+ * can plant in advance. O_EXCL and O_NOFOLLOW make a planted one fail the
+ * attempt, never redirect it; a few attempts outlast bad luck. */
+#define TMP_TRIES 8
+#define TMP_SUFFIX_MAX sizeof(".tmp.0123456789abcdef") /* with the NUL */
+
+static void tmp_name(char *tmp, size_t size, const char *path)
 {
-	char tmp[4300];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -1;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	uint64_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40);
+	}
+	snprintf(tmp, size, "%s.tmp.%016llx", path, (unsigned long long)r);
+}
+
+/* Cuts path (a buffer of at least 2 bytes) down to its directory. */
+static void cut_to_dir(char *path)
+{
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		strcpy(path, ".");
+	else if (slash == path)
+		path[1] = '\0'; /* "/name": the root */
+	else
+		*slash = '\0';
+}
+
+/* An unnamed file beside path (O_TMPFILE): it gets a name only once it is
+ * complete. -1 where the file system or /proc cannot do it. */
+static int write_unnamed(const char *path, char *tmp, size_t size, const char *text, size_t len)
+{
+	char proc[40];
+	snprintf(tmp, size, "%s", path);
+	cut_to_dir(tmp);
+	int fd = open(tmp, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = twp_real.write(fd, text + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
+	int ok = twp_write_all(fd, text, len) == 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (int i = 0; ok && i < TMP_TRIES; i++) {
+		tmp_name(tmp, size, path);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
 			break;
-		off += (size_t)w;
+		ok = errno == EEXIST && i + 1 < TMP_TRIES;
 	}
 	twp_real.close(fd);
-	if (off < len || rename(tmp, path) < 0) {
+	return ok ? 0 : -1;
+}
+
+/* A new file of a name nobody could plant. */
+static int write_named(const char *path, char *tmp, size_t size, const char *text, size_t len)
+{
+	int fd = -1;
+	for (int i = 0; fd < 0 && i < TMP_TRIES; i++) {
+		tmp_name(tmp, size, path);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	if (fd < 0)
+		return -1;
+	int ok = twp_write_all(fd, text, len) == 0;
+	twp_real.close(fd);
+	if (!ok)
+		unlink(tmp);
+	return ok ? 0 : -1;
+}
+
+/* Replaces path with text atomically: a complete temporary, renamed over
+ * it. rename() replaces a symlink at path, never what it points to. */
+static int write_file(const char *path, const char *text, size_t len)
+{
+	char tmp[TWP_STATS_PATH_MAX + TMP_SUFFIX_MAX];
+	if (write_unnamed(path, tmp, sizeof(tmp), text, len) < 0 &&
+	    write_named(path, tmp, sizeof(tmp), text, len) < 0)
+		return -1;
+	if (rename(tmp, path) < 0) {
 		unlink(tmp);
 		return -1;
 	}
 	return 0;
 }
 
+static void warn_once(const char *path, int err)
+{
+	if (!atomic_exchange(&warned, 1))
+		twp_log(TWP_LOG_WARN, "TWPOOL_STATS: cannot write '%s': %s; no stats file", path, strerror(err));
+}
+
+void twp_stats_check(void)
+{
+	char path[TWP_STATS_PATH_MAX], dir[TWP_STATS_PATH_MAX];
+	if (!twp_cfg.stats_path[0])
+		return;
+	if (stats_path(path, sizeof(path)) < 0) {
+		warn_once(twp_cfg.stats_path, ENAMETOOLONG);
+		return;
+	}
+	memcpy(dir, path, sizeof(dir));
+	cut_to_dir(dir);
+	int saved = errno;
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+		warn_once(path, errno);
+	errno = saved;
+}
+
 void twp_stats_write(int final)
 {
-	char path[4200];
+	char path[TWP_STATS_PATH_MAX];
 	if (!twp_cfg.stats_path[0] || !atomic_load(&dirty) || stats_path(path, sizeof(path)) < 0)
 		return;
 	if (final ? pthread_mutex_lock(&write_mu) : pthread_mutex_trylock(&write_mu))
@@ -164,8 +272,8 @@ void twp_stats_write(int final)
 	char *text = malloc(need);
 	if (text) {
 		size_t len = twp_stats_render(text, need);
-		if (len < need)
-			write_file(path, text, len);
+		if (len < need && write_file(path, text, len) < 0)
+			warn_once(path, errno);
 		free(text);
 	}
 	pthread_mutex_unlock(&write_mu);

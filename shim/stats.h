@@ -4,12 +4,22 @@
 
 #include <stddef.h>
 
-/* Notes that a counter moved, so the exit-time write is worth doing. */
+/* Counts a library loaded with RTLD_DEEPBIND, redirected to the shim or
+ * not (twpool_deepbind_libraries_total). */
+void twp_stats_deepbind(int redirected);
+
+/* Notes that a counter moved: until then the process writes no stats
+ * file, not even at exit. */
 void twp_stats_touch(void);
 
-/* Rewrites the stats file atomically (temp file + rename) if one is
- * configured. final: the exit-time write, done even when another thread is
- * writing. Keeps errno. */
+/* At start: one warning if the stats file's directory is missing or not
+ * writable. Keeps errno. */
+void twp_stats_check(void);
+
+/* Rewrites the stats file atomically if one is configured and a counter
+ * moved: a complete temporary no other user can plant or redirect, renamed
+ * over the file. final: the exit-time write, done even when another thread
+ * is writing. A failure is warned about once per process. Keeps errno. */
 void twp_stats_write(int final);
 
 /* Renders the stats text into buf (NUL-terminated, cut at size); returns

@@ -5,12 +5,15 @@
 #include "config.h"
 #include "key.h"
 
-/* 1 if k matches an entry of c's allow-list, else 0. Host-name entries for
- * k's port are resolved on first use, with no shim lock held; a name that
- * does not resolve matches nothing (and is logged once). */
+/* 1 if k matches an entry of c's allow-list, else 0. Never waits: a
+ * host-name entry matches the addresses of its last successful lookup,
+ * and nothing until then (resolver.h says when names are looked up). */
 int twp_targets_match(const struct twp_config *c, const struct twp_key *k);
 
-/* Forgets resolved names (tests). */
+/* Waits until no lookup started by this process is in flight (tests). */
+void twp_targets_wait(void);
+
+/* Waits likewise, then forgets every name (tests). */
 void twp_targets_reset(void);
 
 #endif

@@ -84,7 +84,8 @@ static void check_ok(const struct twp_config *c, const char *err)
 		if (sp->kind == TWP_SPEC_NAME &&
 		    (!sp->name[0] || !memchr(sp->name, '\0', sizeof(sp->name))))
 			fail("name spec empty or unterminated", err);
-		if (sp->kind != TWP_SPEC_ADDR && sp->kind != TWP_SPEC_ANY && sp->kind != TWP_SPEC_NAME)
+		if (sp->kind != TWP_SPEC_ADDR && sp->kind != TWP_SPEC_ANY &&
+		    sp->kind != TWP_SPEC_NAME)
 			fail("spec of unknown kind", err);
 	}
 	if (c->max_idle > 1024 || c->stats_interval_ms < 10 || c->stats_interval_ms > 3600000 ||

@@ -29,55 +29,55 @@ extern char **environ;
 #define STOP_TIMEOUT_MS 10000  /* for a server to exit after SIGTERM */
 #define QUERY_TIMEOUT_S 10     /* for one query's reply */
 #define RUN_DEFAULT_TIMEOUT_S 120
-#define REDIS_START_TRIES 5    /* a free port may be taken before redis binds it */
+#define REDIS_START_TRIES 5 /* a free port may be taken before redis binds it */
 
 /* ---- paths ---- */
 
 const char *h_src(void)
 {
-    static char cwd[PATH_MAX];
-    const char *e = getenv("TWPOOL_TEST_SRC");
-    if (e && *e)
-        return e;
-    if (!cwd[0] && !getcwd(cwd, sizeof(cwd)))
-        strcpy(cwd, ".");
-    return cwd;
+	static char cwd[PATH_MAX];
+	const char *e = getenv("TWPOOL_TEST_SRC");
+	if (e && *e)
+		return e;
+	if (!cwd[0] && !getcwd(cwd, sizeof(cwd)))
+		strcpy(cwd, ".");
+	return cwd;
 }
 
 const char *h_build(void)
 {
-    static char dir[PATH_MAX];
-    const char *e = getenv("TWPOOL_TEST_BUILD");
-    if (e && *e)
-        return e;
-    snprintf(dir, sizeof(dir), "%s/build", h_src());
-    return dir;
+	static char dir[PATH_MAX];
+	const char *e = getenv("TWPOOL_TEST_BUILD");
+	if (e && *e)
+		return e;
+	snprintf(dir, sizeof(dir), "%s/build", h_src());
+	return dir;
 }
 
 const char *h_preload(void)
 {
-    static char lib[PATH_MAX];
-    const char *e = getenv("TWPOOL_TEST_PRELOAD");
-    if (!e || !*e)
-        e = getenv("TWPOOL_TEST_LIB");
-    if (e && *e)
-        return e;
-    snprintf(lib, sizeof(lib), "%s/libtwpool.so", h_build());
-    return lib;
+	static char lib[PATH_MAX];
+	const char *e = getenv("TWPOOL_TEST_PRELOAD");
+	if (!e || !*e)
+		e = getenv("TWPOOL_TEST_LIB");
+	if (e && *e)
+		return e;
+	snprintf(lib, sizeof(lib), "%s/libtwpool.so", h_build());
+	return lib;
 }
 
 /* ---- temp files ---- */
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
 }
 
 static void rm_tree(const char *dir)
 {
-    if (dir[0] && !getenv("TWPOOL_TEST_KEEP"))
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (dir[0] && !getenv("TWPOOL_TEST_KEEP"))
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static char tmp_dir[PATH_MAX];
@@ -85,236 +85,235 @@ static pid_t tmp_owner;
 
 static void tmp_cleanup(void)
 {
-    if (tmp_owner == getpid())
-        rm_tree(tmp_dir);
+	if (tmp_owner == getpid())
+		rm_tree(tmp_dir);
 }
 
 static void make_temp_dir(char *buf, size_t size, const char *what)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(buf, size, "%s/twpool-%s.XXXXXX", base && *base ? base : "/tmp", what);
-    if (!mkdtemp(buf))
-        cr_assert_fail("mkdtemp %s: %s", buf, strerror(errno));
+	const char *base = getenv("TMPDIR");
+	snprintf(buf, size, "%s/twpool-%s.XXXXXX", base && *base ? base : "/tmp", what);
+	if (!mkdtemp(buf))
+		cr_assert_fail("mkdtemp %s: %s", buf, strerror(errno));
 }
 
 char *h_fmt(const char *f, ...)
 {
-    va_list ap;
-    char *s = NULL;
-    va_start(ap, f);
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    if (n < 0)
-        cr_assert_fail("vasprintf: out of memory");
-    return s;
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, f);
+	int n = vasprintf(&s, f, ap);
+	va_end(ap);
+	if (n < 0)
+		cr_assert_fail("vasprintf: out of memory");
+	return s;
 }
 
 char *h_tmp(const char *name)
 {
-    if (tmp_owner != getpid()) { /* first use in this (forked) process */
-        static int registered;
-        make_temp_dir(tmp_dir, sizeof(tmp_dir), "test");
-        tmp_owner = getpid();
-        if (!registered++)
-            atexit(tmp_cleanup);
-    }
-    char *path;
-    if (asprintf(&path, "%s/%s", tmp_dir, name ? name : "") < 0)
-        cr_assert_fail("asprintf: out of memory");
-    return path;
+	if (tmp_owner != getpid()) { /* first use in this (forked) process */
+		static int registered;
+		make_temp_dir(tmp_dir, sizeof(tmp_dir), "test");
+		tmp_owner = getpid();
+		if (!registered++)
+			atexit(tmp_cleanup);
+	}
+	char *path;
+	if (asprintf(&path, "%s/%s", tmp_dir, name ? name : "") < 0)
+		cr_assert_fail("asprintf: out of memory");
+	return path;
 }
 
 char *h_slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    do {
-        if (cap - len < 4096) {
-            char *p = realloc(buf, cap = cap * 2 + 4096);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	do {
+		if (cap - len < 4096) {
+			char *p = realloc(buf, cap = cap * 2 + 4096);
+			if (!p) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = p;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
 }
 
 /* ---- child processes ---- */
 
 static long now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 static int name_is(const char *var, const char *assignment)
 {
-    size_t n = strcspn(assignment, "=");
-    return strncmp(var, assignment, n) == 0 && var[n] == '=';
+	size_t n = strcspn(assignment, "=");
+	return strncmp(var, assignment, n) == 0 && var[n] == '=';
 }
 
 static int inherited(const char *var, char *const extra[])
 {
-    if (!strncmp(var, "LD_PRELOAD=", 11))
-        return 0;
-    if (!strncmp(var, "TWPOOL_", 7)) /* the shim's settings come from extra only */
-        return 0;
-    for (size_t i = 0; extra && extra[i]; i++)
-        if (name_is(var, extra[i]))
-            return 0;
-    return 1;
+	if (!strncmp(var, "LD_PRELOAD=", 11))
+		return 0;
+	if (!strncmp(var, "TWPOOL_", 7)) /* the shim's settings come from extra only */
+		return 0;
+	for (size_t i = 0; extra && extra[i]; i++)
+		if (name_is(var, extra[i]))
+			return 0;
+	return 1;
 }
 
 /* The child's environment; *ld is the LD_PRELOAD string to free later. */
 static char **child_env(char *const extra[], int preload, char **ld)
 {
-    size_t n = 0, k = 0, ne = 0;
-    while (environ[n])
-        n++;
-    while (extra && extra[ne])
-        ne++;
-    char **env = calloc(n + ne + 2, sizeof(*env));
-    cr_assert_not_null(env, "calloc for a child environment");
-    for (size_t i = 0; i < n; i++)
-        if (inherited(environ[i], extra))
-            env[k++] = environ[i];
-    int extra_ld = 0;
-    for (size_t i = 0; i < ne; i++) {
-        env[k++] = extra[i];
-        extra_ld |= name_is("LD_PRELOAD", extra[i]);
-    }
-    *ld = NULL;
-    if (preload && !extra_ld && asprintf(ld, "LD_PRELOAD=%s", h_preload()) >= 0)
-        env[k++] = *ld;
-    return env;
+	size_t n = 0, k = 0, ne = 0;
+	while (environ[n])
+		n++;
+	while (extra && extra[ne])
+		ne++;
+	char **env = calloc(n + ne + 2, sizeof(*env));
+	cr_assert_not_null(env, "calloc for a child environment");
+	for (size_t i = 0; i < n; i++)
+		if (inherited(environ[i], extra))
+			env[k++] = environ[i];
+	int extra_ld = 0;
+	for (size_t i = 0; i < ne; i++) {
+		env[k++] = extra[i];
+		extra_ld |= name_is("LD_PRELOAD", extra[i]);
+	}
+	*ld = NULL;
+	if (preload && !extra_ld && asprintf(ld, "LD_PRELOAD=%s", h_preload()) >= 0)
+		env[k++] = *ld;
+	return env;
 }
 
 /* In the child after fork: never returns. */
 static void exec_child(char *const argv[], char **env, int out_fd, int err_fd)
 {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* no orphans if the test dies */
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
-    dup2(out_fd, 1);
-    dup2(err_fd, 2);
-    closefrom(3); /* Criterion's own pipes must not leak into servers */
-    signal(SIGPIPE, SIG_DFL);
-    execvpe(argv[0], argv, env);
-    dprintf(2, "h_run: exec %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* no orphans if the test dies */
+	int null = open("/dev/null", O_RDONLY);
+	dup2(null, 0);
+	dup2(out_fd, 1);
+	dup2(err_fd, 2);
+	closefrom(3); /* Criterion's own pipes must not leak into servers */
+	signal(SIGPIPE, SIG_DFL);
+	execvpe(argv[0], argv, env);
+	dprintf(2, "h_run: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
 }
 
 static pid_t spawn(char *const argv[], char **env, int out_fd, int err_fd)
 {
-    pid_t pid = fork();
-    if (pid < 0)
-        cr_assert_fail("fork: %s", strerror(errno));
-    if (pid == 0)
-        exec_child(argv, env, out_fd, err_fd);
-    setpgid(pid, pid); /* also here, so kill(-pid) works at once */
-    return pid;
+	pid_t pid = fork();
+	if (pid < 0)
+		cr_assert_fail("fork: %s", strerror(errno));
+	if (pid == 0)
+		exec_child(argv, env, out_fd, err_fd);
+	setpgid(pid, pid); /* also here, so kill(-pid) works at once */
+	return pid;
 }
 
 struct buf {
-    char *p;
-    size_t len, cap;
-    int fd; /* -1 at EOF */
+	char *p;
+	size_t len, cap;
+	int fd; /* -1 at EOF */
 };
 
 static void buf_read(struct buf *b)
 {
-    if (b->cap - b->len < 65536) {
-        b->cap = b->cap * 2 + 65536;
-        b->p = realloc(b->p, b->cap);
-        cr_assert_not_null(b->p, "realloc for a child's output");
-    }
-    ssize_t n = read(b->fd, b->p + b->len, b->cap - b->len - 1);
-    if (n > 0)
-        b->len += (size_t)n;
-    else if (n == 0 || errno != EINTR) {
-        close(b->fd);
-        b->fd = -1;
-    }
+	if (b->cap - b->len < 65536) {
+		b->cap = b->cap * 2 + 65536;
+		b->p = realloc(b->p, b->cap);
+		cr_assert_not_null(b->p, "realloc for a child's output");
+	}
+	ssize_t n = read(b->fd, b->p + b->len, b->cap - b->len - 1);
+	if (n > 0)
+		b->len += (size_t)n;
+	else if (n == 0 || errno != EINTR) {
+		close(b->fd);
+		b->fd = -1;
+	}
 }
 
 /* Reads both pipes to EOF; kills the group at the deadline (and stops
  * reading 2 s later whatever holds the pipes). Returns 1 if it killed. */
 static int drain(pid_t pid, struct buf *bs, long deadline)
 {
-    int killed = 0;
-    while (bs[0].fd >= 0 || bs[1].fd >= 0) {
-        long left = deadline - now_ms();
-        if (left <= 0 && killed)
-            break;
-        if (left <= 0) {
-            kill(-pid, SIGKILL);
-            killed = 1;
-            deadline = now_ms() + 2000;
-            continue;
-        }
-        struct pollfd pf[2] = { { bs[0].fd, POLLIN, 0 }, { bs[1].fd, POLLIN, 0 } };
-        int n = poll(pf, 2, (int)(left < 1000 ? left : 1000));
-        for (int i = 0; i < 2 && n > 0; i++)
-            if (pf[i].revents)
-                buf_read(&bs[i]);
-    }
-    for (int i = 0; i < 2; i++)
-        if (bs[i].fd >= 0)
-            close(bs[i].fd);
-    return killed;
+	int killed = 0;
+	while (bs[0].fd >= 0 || bs[1].fd >= 0) {
+		long left = deadline - now_ms();
+		if (left <= 0 && killed)
+			break;
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			killed = 1;
+			deadline = now_ms() + 2000;
+			continue;
+		}
+		struct pollfd pf[2] = { { bs[0].fd, POLLIN, 0 }, { bs[1].fd, POLLIN, 0 } };
+		int n = poll(pf, 2, (int)(left < 1000 ? left : 1000));
+		for (int i = 0; i < 2 && n > 0; i++)
+			if (pf[i].revents)
+				buf_read(&bs[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		if (bs[i].fd >= 0)
+			close(bs[i].fd);
+	return killed;
 }
 
 static int wait_status(pid_t pid)
 {
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-void h_run(struct h_run *r, char *const argv[], char *const env_extra[], int preload,
-           int timeout_s)
+void h_run(struct h_run *r, char *const argv[], char *const env_extra[], int preload, int timeout_s)
 {
-    int out[2], err[2];
-    memset(r, 0, sizeof(*r));
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
-        cr_assert_fail("pipe2: %s", strerror(errno));
-    char *ld;
-    char **env = child_env(env_extra, preload, &ld);
-    pid_t pid = spawn(argv, env, out[1], err[1]);
-    close(out[1]);
-    close(err[1]);
-    free(env);
-    free(ld);
-    struct buf bs[2] = { { .fd = out[0] }, { .fd = err[0] } };
-    long limit = (timeout_s > 0 ? timeout_s : RUN_DEFAULT_TIMEOUT_S) * 1000L;
-    r->timed_out = drain(pid, bs, now_ms() + limit);
-    r->status = wait_status(pid);
-    kill(-pid, SIGKILL); /* whatever the child left behind in its group */
-    r->out = bs[0].p ? bs[0].p : calloc(1, 1);
-    r->err = bs[1].p ? bs[1].p : calloc(1, 1);
-    r->out[bs[0].len] = '\0';
-    r->err[bs[1].len] = '\0';
+	int out[2], err[2];
+	memset(r, 0, sizeof(*r));
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+		cr_assert_fail("pipe2: %s", strerror(errno));
+	char *ld;
+	char **env = child_env(env_extra, preload, &ld);
+	pid_t pid = spawn(argv, env, out[1], err[1]);
+	close(out[1]);
+	close(err[1]);
+	free(env);
+	free(ld);
+	struct buf bs[2] = { { .fd = out[0] }, { .fd = err[0] } };
+	long limit = (timeout_s > 0 ? timeout_s : RUN_DEFAULT_TIMEOUT_S) * 1000L;
+	r->timed_out = drain(pid, bs, now_ms() + limit);
+	r->status = wait_status(pid);
+	kill(-pid, SIGKILL); /* whatever the child left behind in its group */
+	r->out = bs[0].p ? bs[0].p : calloc(1, 1);
+	r->err = bs[1].p ? bs[1].p : calloc(1, 1);
+	r->out[bs[0].len] = '\0';
+	r->err[bs[1].len] = '\0';
 }
 
 void h_run_free(struct h_run *r)
 {
-    free(r->out);
-    free(r->err);
-    r->out = r->err = NULL;
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
 }
 
 /* ---- servers ---- */
@@ -322,20 +321,20 @@ void h_run_free(struct h_run *r)
 /* Quotes s for sh inside single quotes. */
 static char *sh_quote(const char *s)
 {
-    char *q = malloc(strlen(s) * 4 + 3), *p = q;
-    cr_assert_not_null(q, "malloc");
-    *p++ = '\'';
-    for (; *s; s++) {
-        if (*s == '\'') {
-            memcpy(p, "'\\''", 4);
-            p += 4;
-        } else {
-            *p++ = *s;
-        }
-    }
-    *p++ = '\'';
-    *p = '\0';
-    return q;
+	char *q = malloc(strlen(s) * 4 + 3), *p = q;
+	cr_assert_not_null(q, "malloc");
+	*p++ = '\'';
+	for (; *s; s++) {
+		if (*s == '\'') {
+			memcpy(p, "'\\''", 4);
+			p += 4;
+		} else {
+			*p++ = *s;
+		}
+	}
+	*p++ = '\'';
+	*p = '\0';
+	return q;
 }
 
 /* Servers started by this process and not stopped yet, kept by value: at
@@ -346,125 +345,125 @@ static pid_t live_owner;
 
 static void stop_leftovers(void)
 {
-    for (int i = 0; i < MAX_LIVE && live_owner == getpid(); i++) {
-        struct h_server s = live[i];
-        live[i].pid = 0;
-        if (s.pid > 0)
-            h_server_stop(&s);
-    }
+	for (int i = 0; i < MAX_LIVE && live_owner == getpid(); i++) {
+		struct h_server s = live[i];
+		live[i].pid = 0;
+		if (s.pid > 0)
+			h_server_stop(&s);
+	}
 }
 
 static void live_add(const struct h_server *s)
 {
-    if (live_owner != getpid()) { /* first server in this (forked) process */
-        static int registered;
-        memset(live, 0, sizeof(live));
-        live_owner = getpid();
-        if (!registered++)
-            atexit(stop_leftovers);
-    }
-    for (int i = 0; i < MAX_LIVE; i++) {
-        if (live[i].pid <= 0) {
-            live[i] = *s;
-            return;
-        }
-    }
+	if (live_owner != getpid()) { /* first server in this (forked) process */
+		static int registered;
+		memset(live, 0, sizeof(live));
+		live_owner = getpid();
+		if (!registered++)
+			atexit(stop_leftovers);
+	}
+	for (int i = 0; i < MAX_LIVE; i++) {
+		if (live[i].pid <= 0) {
+			live[i] = *s;
+			return;
+		}
+	}
 }
 
 static void live_del(pid_t pid)
 {
-    for (int i = 0; i < MAX_LIVE && live_owner == getpid(); i++)
-        if (live[i].pid == pid)
-            live[i].pid = 0;
+	for (int i = 0; i < MAX_LIVE && live_owner == getpid(); i++)
+		if (live[i].pid == pid)
+			live[i].pid = 0;
 }
 
 /* Starts "sh -c 'exec CMD'" with stdout to out_fd (or the log) and stderr to
  * s->dir/<log>. The sh execs, so s->pid is the server itself. */
 static void server_spawn(struct h_server *s, const char *cmd, int out_fd, const char *log)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", s->dir, log);
-    int log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0)
-        cr_assert_fail("open %s: %s", path, strerror(errno));
-    char *script;
-    if (asprintf(&script, "exec %s", cmd) < 0)
-        cr_assert_fail("asprintf: out of memory");
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
-    char *ld;
-    char **env = child_env(NULL, 0, &ld);
-    s->pid = spawn(argv, env, out_fd >= 0 ? out_fd : log_fd, log_fd);
-    s->own_conns = 0;
-    live_add(s);
-    free(env);
-    free(script);
-    close(log_fd);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, log);
+	int log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (log_fd < 0)
+		cr_assert_fail("open %s: %s", path, strerror(errno));
+	char *script;
+	if (asprintf(&script, "exec %s", cmd) < 0)
+		cr_assert_fail("asprintf: out of memory");
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	char *ld;
+	char **env = child_env(NULL, 0, &ld);
+	s->pid = spawn(argv, env, out_fd >= 0 ? out_fd : log_fd, log_fd);
+	s->own_conns = 0;
+	live_add(s);
+	free(env);
+	free(script);
+	close(log_fd);
 }
 
 /* The end of a server's log file, for failure messages. */
 struct tail {
-    char text[1024];
+	char text[1024];
 };
 
 static struct tail log_tail(const struct h_server *s, const char *log)
 {
-    struct tail t;
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", s->dir, log);
-    char *text = h_slurp(path);
-    size_t n = text ? strlen(text) : 0, keep = sizeof(t.text) - 1;
-    snprintf(t.text, sizeof(t.text), "%s", text ? text + (n > keep ? n - keep : 0) : "");
-    free(text);
-    return t;
+	struct tail t;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, log);
+	char *text = h_slurp(path);
+	size_t n = text ? strlen(text) : 0, keep = sizeof(t.text) - 1;
+	snprintf(t.text, sizeof(t.text), "%s", text ? text + (n > keep ? n - keep : 0) : "");
+	free(text);
+	return t;
 }
 
 /* 1 if the server has exited (it is reaped and s->pid cleared). */
 static int server_exited(struct h_server *s)
 {
-    int st;
-    if (waitpid(s->pid, &st, WNOHANG) != s->pid)
-        return 0;
-    live_del(s->pid);
-    s->pid = 0;
-    return 1;
+	int st;
+	if (waitpid(s->pid, &st, WNOHANG) != s->pid)
+		return 0;
+	live_del(s->pid);
+	s->pid = 0;
+	return 1;
 }
 
 void h_server_stop(struct h_server *s)
 {
-    live_del(s->pid);
-    if (s->pid > 0) {
-        kill(s->pid, SIGTERM);
-        long deadline = now_ms() + STOP_TIMEOUT_MS;
-        while (!server_exited(s) && now_ms() < deadline)
-            usleep(10000);
-        if (s->pid > 0) {
-            kill(-s->pid, SIGKILL);
-            waitpid(s->pid, NULL, 0);
-        }
-        s->pid = 0;
-    }
-    rm_tree(s->dir);
-    s->dir[0] = '\0';
+	live_del(s->pid);
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		long deadline = now_ms() + STOP_TIMEOUT_MS;
+		while (!server_exited(s) && now_ms() < deadline)
+			usleep(10000);
+		if (s->pid > 0) {
+			kill(-s->pid, SIGKILL);
+			waitpid(s->pid, NULL, 0);
+		}
+		s->pid = 0;
+	}
+	rm_tree(s->dir);
+	s->dir[0] = '\0';
 }
 
 /* Connects to the server on 127.0.0.1, or returns -1 with errno. */
 static int server_connect(struct h_server *s)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    s->own_conns++;
-    struct timeval tv = { QUERY_TIMEOUT_S, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	s->own_conns++;
+	struct timeval tv = { QUERY_TIMEOUT_S, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
 }
 
 /* Sends req (which ends with a QUIT) and reads until the server closes, so
@@ -472,21 +471,21 @@ static int server_connect(struct h_server *s)
  * NULL with errno. */
 static char *server_query(struct h_server *s, const char *req)
 {
-    int fd = server_connect(s);
-    if (fd < 0)
-        return NULL;
-    struct buf b = { .fd = fd };
-    size_t len = strlen(req);
-    if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
-        close(fd);
-        return NULL;
-    }
-    while (b.fd >= 0)
-        buf_read(&b);
-    if (!b.p)
-        b.p = calloc(1, 1);
-    b.p[b.len] = '\0';
-    return b.p;
+	int fd = server_connect(s);
+	if (fd < 0)
+		return NULL;
+	struct buf b = { .fd = fd };
+	size_t len = strlen(req);
+	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		close(fd);
+		return NULL;
+	}
+	while (b.fd >= 0)
+		buf_read(&b);
+	if (!b.p)
+		b.p = calloc(1, 1);
+	b.p[b.len] = '\0';
+	return b.p;
 }
 
 static int port_in_any_socket(int port);
@@ -495,173 +494,174 @@ static int port_in_any_socket(int port);
  * sockets towards a recycled port would count against the next test. */
 static int free_port(void)
 {
-    for (int tries = 0; tries < 100; tries++) {
-        struct sockaddr_in a = { .sin_family = AF_INET };
-        socklen_t len = sizeof(a);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-            getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-            cr_assert_fail("finding a free port: %s", strerror(errno));
-        close(fd);
-        int port = ntohs(a.sin_port);
-        if (!port_in_any_socket(port))
-            return port;
-    }
-    cr_assert_fail("no port free of old sockets after 100 tries");
-    return -1;
+	for (int tries = 0; tries < 100; tries++) {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		socklen_t len = sizeof(a);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+			cr_assert_fail("finding a free port: %s", strerror(errno));
+		close(fd);
+		int port = ntohs(a.sin_port);
+		if (!port_in_any_socket(port))
+			return port;
+	}
+	cr_assert_fail("no port free of old sockets after 100 tries");
+	return -1;
 }
 
 /* Waits for redis to answer PING. 0: up; -1: it exited or stayed silent. */
 static int redis_wait(struct h_server *s)
 {
-    long deadline = now_ms() + START_TIMEOUT_MS;
-    while (now_ms() < deadline) {
-        if (server_exited(s))
-            return -1;
-        char *r = server_query(s, "PING\r\nQUIT\r\n");
-        int up = r && !strncmp(r, "+PONG", 5);
-        free(r);
-        if (up)
-            return 0;
-        usleep(20000);
-    }
-    return -1;
+	long deadline = now_ms() + START_TIMEOUT_MS;
+	while (now_ms() < deadline) {
+		if (server_exited(s))
+			return -1;
+		char *r = server_query(s, "PING\r\nQUIT\r\n");
+		int up = r && !strncmp(r, "+PONG", 5);
+		free(r);
+		if (up)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
 }
 
 void h_redis_start(struct h_server *s, const char *extra_args)
 {
-    memset(s, 0, sizeof(*s));
-    strcpy(s->kind, "redis");
-    for (int try = 1; try <= REDIS_START_TRIES; try++) {
-        make_temp_dir(s->dir, sizeof(s->dir), "redis");
-        s->port = free_port();
-        char *dir = sh_quote(s->dir), *cmd;
-        if (asprintf(&cmd, "redis-server --port %d --bind 127.0.0.1 --save '' "
-                           "--appendonly no --daemonize no --dir %s --logfile %s/redis.log %s",
-                     s->port, dir, dir, extra_args ? extra_args : "") < 0)
-            cr_assert_fail("asprintf: out of memory");
-        server_spawn(s, cmd, -1, "stderr.log");
-        free(cmd);
-        free(dir);
-        if (redis_wait(s) == 0)
-            return;
-        struct tail out = log_tail(s, "stderr.log"), log = log_tail(s, "redis.log");
-        int port_taken = strstr(log.text, "Address already in use") != NULL;
-        h_server_stop(s);
-        if (!port_taken || try == REDIS_START_TRIES)
-            cr_assert_fail("redis-server did not start on port %d (is it installed? "
-                           "scripts/deps test installs it). Its output:\n%s%s",
-                           s->port, out.text, log.text);
-    }
+	memset(s, 0, sizeof(*s));
+	strcpy(s->kind, "redis");
+	for (int try = 1; try <= REDIS_START_TRIES; try++) {
+		make_temp_dir(s->dir, sizeof(s->dir), "redis");
+		s->port = free_port();
+		char *dir = sh_quote(s->dir), *cmd;
+		if (asprintf(&cmd,
+			     "redis-server --port %d --bind 127.0.0.1 --save '' "
+			     "--appendonly no --daemonize no --dir %s --logfile %s/redis.log %s",
+			     s->port, dir, dir, extra_args ? extra_args : "") < 0)
+			cr_assert_fail("asprintf: out of memory");
+		server_spawn(s, cmd, -1, "stderr.log");
+		free(cmd);
+		free(dir);
+		if (redis_wait(s) == 0)
+			return;
+		struct tail out = log_tail(s, "stderr.log"), log = log_tail(s, "redis.log");
+		int port_taken = strstr(log.text, "Address already in use") != NULL;
+		h_server_stop(s);
+		if (!port_taken || try == REDIS_START_TRIES)
+			cr_assert_fail("redis-server did not start on port %d (is it installed? "
+				       "scripts/deps test installs it). Its output:\n%s%s",
+				       s->port, out.text, log.text);
+	}
 }
 
 void h_twserver_start(struct h_server *s, const char *extra_args)
 {
-    memset(s, 0, sizeof(*s));
-    strcpy(s->kind, "twpool");
-    make_temp_dir(s->dir, sizeof(s->dir), "twserver");
-    char path[PATH_MAX], *cmd;
-    snprintf(path, sizeof(path), "%s/twpool-server", h_build());
-    char *qpath = sh_quote(path);
-    if (asprintf(&cmd, "%s -p %d %s", qpath, free_port(), extra_args ? extra_args : "") < 0)
-        cr_assert_fail("asprintf: out of memory");
-    free(qpath);
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) < 0)
-        cr_assert_fail("pipe2: %s", strerror(errno));
-    server_spawn(s, cmd, out[1], "stderr.log");
-    free(cmd);
-    close(out[1]);
-    struct buf b = { .fd = out[0] };
-    long deadline = now_ms() + START_TIMEOUT_MS;
-    while (b.fd >= 0 && !(b.p && memchr(b.p, '\n', b.len)) && now_ms() < deadline) {
-        struct pollfd pf = { b.fd, POLLIN, 0 };
-        if (poll(&pf, 1, 100) > 0)
-            buf_read(&b);
-    }
-    if (b.fd >= 0)
-        close(b.fd); /* the server prints nothing more; it ignores SIGPIPE */
-    if (b.p)
-        b.p[b.len] = '\0';
-    if (!b.p || sscanf(b.p, "port %d", &s->port) != 1) {
-        struct tail err = log_tail(s, "stderr.log");
-        h_server_stop(s);
-        cr_assert_fail("%s did not print its port. Its stderr:\n%s", path, err.text);
-    }
-    free(b.p);
+	memset(s, 0, sizeof(*s));
+	strcpy(s->kind, "twpool");
+	make_temp_dir(s->dir, sizeof(s->dir), "twserver");
+	char path[PATH_MAX], *cmd;
+	snprintf(path, sizeof(path), "%s/twpool-server", h_build());
+	char *qpath = sh_quote(path);
+	if (asprintf(&cmd, "%s -p %d %s", qpath, free_port(), extra_args ? extra_args : "") < 0)
+		cr_assert_fail("asprintf: out of memory");
+	free(qpath);
+	int out[2];
+	if (pipe2(out, O_CLOEXEC) < 0)
+		cr_assert_fail("pipe2: %s", strerror(errno));
+	server_spawn(s, cmd, out[1], "stderr.log");
+	free(cmd);
+	close(out[1]);
+	struct buf b = { .fd = out[0] };
+	long deadline = now_ms() + START_TIMEOUT_MS;
+	while (b.fd >= 0 && !(b.p && memchr(b.p, '\n', b.len)) && now_ms() < deadline) {
+		struct pollfd pf = { b.fd, POLLIN, 0 };
+		if (poll(&pf, 1, 100) > 0)
+			buf_read(&b);
+	}
+	if (b.fd >= 0)
+		close(b.fd); /* the server prints nothing more; it ignores SIGPIPE */
+	if (b.p)
+		b.p[b.len] = '\0';
+	if (!b.p || sscanf(b.p, "port %d", &s->port) != 1) {
+		struct tail err = log_tail(s, "stderr.log");
+		h_server_stop(s);
+		cr_assert_fail("%s did not print its port. Its stderr:\n%s", path, err.text);
+	}
+	free(b.p);
 }
 
 /* ---- queries ---- */
 
 long h_redis_info(struct h_server *s, const char *field)
 {
-    char *r = server_query(s, "INFO\r\nQUIT\r\n");
-    if (!r)
-        cr_assert_fail("redis on port %d: INFO failed: %s", s->port, strerror(errno));
-    char key[128];
-    snprintf(key, sizeof(key), "\n%s:", field);
-    char *p = strstr(r, key);
-    long v = p ? strtol(p + strlen(key), NULL, 10) : -1;
-    free(r);
-    if (p && !strcmp(field, "total_connections_received"))
-        v -= s->own_conns;
-    else if (p && !strcmp(field, "connected_clients"))
-        v -= 1; /* the query's own */
-    return v;
+	char *r = server_query(s, "INFO\r\nQUIT\r\n");
+	if (!r)
+		cr_assert_fail("redis on port %d: INFO failed: %s", s->port, strerror(errno));
+	char key[128];
+	snprintf(key, sizeof(key), "\n%s:", field);
+	char *p = strstr(r, key);
+	long v = p ? strtol(p + strlen(key), NULL, 10) : -1;
+	free(r);
+	if (p && !strcmp(field, "total_connections_received"))
+		v -= s->own_conns;
+	else if (p && !strcmp(field, "connected_clients"))
+		v -= 1; /* the query's own */
+	return v;
 }
 
 long h_redis_cmd_int(struct h_server *s, const char *cmd)
 {
-    char *req;
-    if (asprintf(&req, "%s\r\nQUIT\r\n", cmd) < 0)
-        cr_assert_fail("asprintf: out of memory");
-    char *r = server_query(s, req);
-    free(req);
-    if (!r)
-        cr_assert_fail("redis on port %d: %s failed: %s", s->port, cmd, strerror(errno));
-    char *end;
-    long v = strtol(r + (r[0] == ':'), &end, 10);
-    int ok = r[0] == ':' && end > r + 1 && !strncmp(end, "\r\n", 2);
-    if (!ok) {
-        char got[200];
-        snprintf(got, sizeof(got), "%s", r);
-        free(r);
-        cr_assert_fail("redis on port %d: %s: not an integer reply: %s", s->port, cmd, got);
-    }
-    free(r);
-    return v;
+	char *req;
+	if (asprintf(&req, "%s\r\nQUIT\r\n", cmd) < 0)
+		cr_assert_fail("asprintf: out of memory");
+	char *r = server_query(s, req);
+	free(req);
+	if (!r)
+		cr_assert_fail("redis on port %d: %s failed: %s", s->port, cmd, strerror(errno));
+	char *end;
+	long v = strtol(r + (r[0] == ':'), &end, 10);
+	int ok = r[0] == ':' && end > r + 1 && !strncmp(end, "\r\n", 2);
+	if (!ok) {
+		char got[200];
+		snprintf(got, sizeof(got), "%s", r);
+		free(r);
+		cr_assert_fail("redis on port %d: %s: not an integer reply: %s", s->port, cmd, got);
+	}
+	free(r);
+	return v;
 }
 
 long h_twserver_accepted(struct h_server *s)
 {
-    char *r = server_query(s, "STATS\nQUIT\n");
-    long accepted;
-    if (!r || sscanf(r, "accepted %ld", &accepted) != 1)
-        cr_assert_fail("twpool-server on port %d: STATS failed: %s", s->port,
-                       r ? r : strerror(errno));
-    free(r);
-    return accepted - s->own_conns;
+	char *r = server_query(s, "STATS\nQUIT\n");
+	long accepted;
+	if (!r || sscanf(r, "accepted %ld", &accepted) != 1)
+		cr_assert_fail("twpool-server on port %d: STATS failed: %s", s->port,
+			       r ? r : strerror(errno));
+	free(r);
+	return accepted - s->own_conns;
 }
 
 /* ---- parsing ---- */
 
 int h_client_line(const char *out, long *requests, long *errors, long *crossed)
 {
-    const char *last = NULL;
-    for (const char *p = out; p && (p = strstr(p, "requests ")); p++)
-        if (p == out || p[-1] == '\n')
-            last = p;
-    long r, e, x;
-    if (!last || sscanf(last, "requests %ld errors %ld crossed %ld", &r, &e, &x) != 3)
-        return -1;
-    if (requests)
-        *requests = r;
-    if (errors)
-        *errors = e;
-    if (crossed)
-        *crossed = x;
-    return 0;
+	const char *last = NULL;
+	for (const char *p = out; p && (p = strstr(p, "requests ")); p++)
+		if (p == out || p[-1] == '\n')
+			last = p;
+	long r, e, x;
+	if (!last || sscanf(last, "requests %ld errors %ld crossed %ld", &r, &e, &x) != 3)
+		return -1;
+	if (requests)
+		*requests = r;
+	if (errors)
+		*errors = e;
+	if (crossed)
+		*crossed = x;
+	return 0;
 }
 
 #define TCP_ESTABLISHED_ST 0x01 /* states as in /proc/net/tcp */
@@ -669,70 +669,72 @@ int h_client_line(const char *out, long *requests, long *errors, long *crossed)
 
 static int count_state(int port, unsigned state)
 {
-    static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-    int n = 0;
-    for (int i = 0; i < 2; i++) {
-        FILE *f = fopen(files[i], "r");
-        if (!f)
-            continue;
-        char line[512];
-        unsigned rport, st;
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%x %x", &rport, &st) == 2 &&
-                rport == (unsigned)port && st == state)
-                n++;
-        fclose(f);
-    }
-    return n;
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	int n = 0;
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "r");
+		if (!f)
+			continue;
+		char line[512];
+		unsigned rport, st;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%x %x", &rport,
+				   &st) == 2 &&
+			    rport == (unsigned)port && st == state)
+				n++;
+		fclose(f);
+	}
+	return n;
 }
 
 static int port_in_any_socket(int port)
 {
-    static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-    int seen = 0;
-    for (int i = 0; i < 2 && !seen; i++) {
-        FILE *f = fopen(files[i], "r");
-        if (!f)
-            continue;
-        char line[512];
-        unsigned lport, rport;
-        while (!seen && fgets(line, sizeof(line), f))
-            seen = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x", &lport, &rport) == 2 &&
-                   (lport == (unsigned)port || rport == (unsigned)port);
-        fclose(f);
-    }
-    return seen;
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	int seen = 0;
+	for (int i = 0; i < 2 && !seen; i++) {
+		FILE *f = fopen(files[i], "r");
+		if (!f)
+			continue;
+		char line[512];
+		unsigned lport, rport;
+		while (!seen && fgets(line, sizeof(line), f))
+			seen = sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x", &lport,
+				      &rport) == 2 &&
+			       (lport == (unsigned)port || rport == (unsigned)port);
+		fclose(f);
+	}
+	return seen;
 }
 
 int h_timewait(int port)
 {
-    return count_state(port, TCP_TIME_WAIT_ST);
+	return count_state(port, TCP_TIME_WAIT_ST);
 }
 
 int h_established(int port)
 {
-    return count_state(port, TCP_ESTABLISHED_ST);
+	return count_state(port, TCP_ESTABLISHED_ST);
 }
 
 double h_prom(const char *text, const char *metric, const char *label_substr)
 {
-    double sum = 0;
-    int found = 0;
-    size_t mlen = strlen(metric);
-    for (const char *line = text, *eol; line && *line; line = *eol ? eol + 1 : eol) {
-        eol = strchrnul(line, '\n');
-        if (*line == '#' || strncmp(line, metric, mlen) || !line[mlen] ||
-            !strchr("{ \t", line[mlen]))
-            continue;
-        const char *labels = line + mlen, *lend = labels;
-        if (*labels == '{' && !(lend = memchr(labels, '}', (size_t)(eol - labels))))
-            continue;
-        char block[1024];
-        snprintf(block, sizeof(block), "%.*s", (int)(lend - labels), labels);
-        if (label_substr && !strstr(block, label_substr))
-            continue;
-        sum += strtod(lend + (*lend == '}'), NULL);
-        found = 1;
-    }
-    return found ? sum : -1;
+	double sum = 0;
+	int found = 0;
+	size_t mlen = strlen(metric);
+	for (const char *line = text, *eol; line && *line; line = *eol ? eol + 1 : eol) {
+		eol = strchrnul(line, '\n');
+		if (*line == '#' || strncmp(line, metric, mlen) || !line[mlen] ||
+		    !strchr("{ \t", line[mlen]))
+			continue;
+		const char *labels = line + mlen, *lend = labels;
+		if (*labels == '{' && !(lend = memchr(labels, '}', (size_t)(eol - labels))))
+			continue;
+		char block[1024];
+		snprintf(block, sizeof(block), "%.*s", (int)(lend - labels), labels);
+		if (label_substr && !strstr(block, label_substr))
+			continue;
+		sum += strtod(lend + (*lend == '}'), NULL);
+		found = 1;
+	}
+	return found ? sum : -1;
 }

@@ -28,11 +28,11 @@ const char *h_preload(void);
  * own connections to it (queries), so that the counts below can leave them
  * out; tests do not touch it. */
 struct h_server {
-    pid_t pid;     /* 0 when not running */
-    int port;      /* on 127.0.0.1 */
-    char kind[16]; /* "redis" or "twpool" */
-    char dir[256]; /* private temp dir: logs, redis data; removed at stop */
-    int own_conns;
+	pid_t pid;     /* 0 when not running */
+	int port;      /* on 127.0.0.1 */
+	char kind[16]; /* "redis" or "twpool" */
+	char dir[256]; /* private temp dir: logs, redis data; removed at stop */
+	int own_conns;
 };
 
 /* Starts redis-server on 127.0.0.1 on a free port with --save ''
@@ -69,10 +69,10 @@ long h_twserver_accepted(struct h_server *s);
 
 /* A finished child program. out and err are NUL-terminated and complete. */
 struct h_run {
-    int status;    /* exit status, or 128 + signal number if killed */
-    int timed_out; /* 1 if the harness killed it at the timeout */
-    char *out;
-    char *err;
+	int status;    /* exit status, or 128 + signal number if killed */
+	int timed_out; /* 1 if the harness killed it at the timeout */
+	char *out;
+	char *err;
 };
 
 /* Runs argv (argv[0] looked up in PATH) with the runner's environment plus
@@ -85,7 +85,7 @@ struct h_run {
  * is /dev/null. The child runs in its own process group; at timeout_s
  * seconds (<= 0: 120) the whole group is killed. */
 void h_run(struct h_run *r, char *const argv[], char *const env_extra[], int preload,
-           int timeout_s);
+	   int timeout_s);
 
 /* Frees r->out and r->err. */
 void h_run_free(struct h_run *r);

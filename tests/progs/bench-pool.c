@@ -34,6 +34,44 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* Gives each of the targets idle connections (no sockets: fd -1). */
+static struct twp_key *fill(unsigned targets, unsigned idle)
+{
+	struct twp_key *keys = calloc(targets, sizeof(*keys));
+	for (unsigned t = 0; keys && t < targets; t++) {
+		keys[t] = key_of(t);
+		struct twp_target *tg = twp_pool_target(&keys[t]);
+		for (unsigned j = 0; j < idle; j++) {
+			struct twp_conn *c = calloc(1, sizeof(*c));
+			if (!c)
+				return NULL;
+			c->fd = -1;
+			c->family = AF_INET;
+			c->target = tg;
+			twp_pool_put(tg, c, 1);
+		}
+	}
+	return keys;
+}
+
+/* ops take-and-park cycles on scattered targets; returns the misses. */
+static unsigned run_ops(const struct twp_key *keys, unsigned targets, long ops)
+{
+	unsigned x = 12345, misses = 0;
+	for (long n = 0; n < ops; n++) {
+		x = x * 1103515245u + 12345u;
+		struct twp_target *tg = twp_pool_target(&keys[(x >> 8) % targets]);
+		struct twp_conn *expired = NULL;
+		struct twp_conn *c = twp_pool_take(tg, AF_INET, 2, &expired);
+		if (!c) {
+			misses++;
+			continue;
+		}
+		twp_pool_put(tg, c, 2);
+	}
+	return misses;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned targets = 1, idle = 1;
@@ -52,31 +90,11 @@ int main(int argc, char **argv)
 	if (!targets || !idle || targets > TWP_MAX_POOL_TARGETS || idle > 1024 || ops <= 0)
 		return 2;
 	twp_pool_configure(idle, 0);
-	struct twp_key *keys = calloc(targets, sizeof(*keys));
-	for (unsigned t = 0; t < targets; t++) {
-		keys[t] = key_of(t);
-		struct twp_target *tg = twp_pool_target(&keys[t]);
-		for (unsigned j = 0; j < idle; j++) {
-			struct twp_conn *c = calloc(1, sizeof(*c));
-			c->fd = -1;
-			c->family = AF_INET;
-			c->target = tg;
-			twp_pool_put(tg, c, 1);
-		}
-	}
-	unsigned x = 12345, misses = 0;
+	struct twp_key *keys = fill(targets, idle);
+	if (!keys)
+		return 1;
 	double t0 = now_ns();
-	for (long n = 0; n < ops; n++) {
-		x = x * 1103515245u + 12345u; /* scattered targets */
-		struct twp_target *tg = twp_pool_target(&keys[(x >> 8) % targets]);
-		struct twp_conn *expired = NULL;
-		struct twp_conn *c = twp_pool_take(tg, AF_INET, 2, &expired);
-		if (!c) {
-			misses++;
-			continue;
-		}
-		twp_pool_put(tg, c, 2);
-	}
+	unsigned misses = run_ops(keys, targets, ops);
 	double per = (now_ns() - t0) / (double)ops;
 	printf("targets %u idle %u ops %ld ns_per_op %.1f misses %u\n", targets, idle, ops, per, misses);
 	return misses ? 1 : 0;

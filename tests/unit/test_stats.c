@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,29 +221,88 @@ Test(stats, parses_as_prometheus_text, .init = populate)
 	free(text);
 }
 
-Test(stats, write_expands_pid_and_leaves_no_temp_file, .init = populate)
+/* A fresh directory for the stats file; its path is "<dir>/<name>". */
+static char *stats_dir(const char *name)
 {
-	char dir[] = "/tmp/twpool-statsdir-XXXXXX";
+	static char dir[64];
+	snprintf(dir, sizeof(dir), "/tmp/twpool-statsdir-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir), "mkdtemp");
-	snprintf(twp_cfg.stats_path, sizeof(twp_cfg.stats_path), "%s/s-%%p.prom", dir);
-	twp_stats_write(1);
+	snprintf(twp_cfg.stats_path, sizeof(twp_cfg.stats_path), "%s/%s", dir, name);
+	return dir;
+}
+
+/* dir holds exactly the file base, with exactly the rendered text as
+ * process pid renders it. */
+static void expect_only_file(const char *dir, const char *base, pid_t pid)
+{
 	char path[256];
-	snprintf(path, sizeof(path), "%s/s-%d.prom", dir, (int)getpid());
+	snprintf(path, sizeof(path), "%s/%s", dir, base);
 	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f, "stats file %s written (%%p expanded to the pid)", path);
+	cr_assert_not_null(f, "stats file %s written", path);
 	static char got[65536];
 	size_t n = fread(got, 1, sizeof(got) - 1, f);
 	got[n] = '\0';
 	fclose(f);
-	char *want = render();
+	char *mine = render(), *info = strstr(mine, "twpool_info{"), *want = NULL;
+	cr_assert_not_null(info, "no twpool_info sample in:\n%s", mine);
+	cr_assert_geq(asprintf(&want, "%.*stwpool_info{version=\"%s\",pid=\"%d\"} 1\n",
+			       (int)(info - mine), mine, TWPOOL_VERSION, (int)pid), 0, "asprintf");
 	cr_assert_str_eq(got, want, "the file holds exactly the rendered text");
+	free(mine);
 	free(want);
-	char cmd[300], out[256];
+	char cmd[300], out[256], line[80];
 	snprintf(cmd, sizeof(cmd), "ls -A %s", dir);
 	run(cmd, out, sizeof(out));
-	char base[64];
-	snprintf(base, sizeof(base), "s-%d.prom\n", (int)getpid());
-	cr_assert_str_eq(out, base, "only the stats file is left (no temp file)");
+	snprintf(line, sizeof(line), "%s\n", base);
+	cr_assert_str_eq(out, line, "only the stats file is left (no temp file)");
 	unlink(path);
 	rmdir(dir);
+}
+
+Test(stats, write_expands_pid_and_leaves_no_temp_file, .init = populate)
+{
+	const char *dir = stats_dir("s-%p.prom");
+	twp_stats_touch();
+	twp_stats_write(1);
+	char base[64];
+	snprintf(base, sizeof(base), "s-%d.prom", (int)getpid());
+	expect_only_file(dir, base, getpid());
+}
+
+/* A process that never matched a target writes nothing, not even at exit:
+ * it would replace the file of one that did (issue 10 item 9). */
+Test(stats, write_waits_for_a_counter_to_move, .init = populate)
+{
+	const char *dir = stats_dir("s.prom");
+	twp_stats_write(1);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/s.prom", dir);
+	cr_assert_neq(access(path, F_OK), 0, "stats file %s written before any counter moved", path);
+	twp_stats_touch();
+	twp_stats_write(1);
+	expect_only_file(dir, "s.prom", getpid());
+}
+
+/* Without /proc an O_TMPFILE cannot be given a name: the writer falls back
+ * to an exclusive temporary of a random name, and still leaves nothing
+ * behind. /proc is hidden in a child's private mount namespace. */
+Test(stats, write_without_proc_uses_a_named_temporary, .init = populate)
+{
+	const char *dir = stats_dir("s.prom");
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0, "fork");
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("none", "/proc", "tmpfs", 0, NULL) < 0)
+			_exit(77);
+		twp_stats_touch();
+		twp_stats_write(1);
+		_exit(access("/proc/self/fd", F_OK) == 0 ? 2 : 0);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid, "waitpid");
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		cr_skip_test("needs root to hide /proc in a private mount namespace");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the writer child failed (status %#x; 2: /proc still there)", st);
+	expect_only_file(dir, "s.prom", pid);
 }
