@@ -227,7 +227,7 @@ static const char *put(const char *name, const char *body, mode_t mode)
 	return path;
 }
 
-static char env_config[300];
+static char env_config[sizeof("TWPOOL_CONFIG=") + 300];
 
 /* twp_config_load with TWPOOL_CONFIG=path and the other entries given. */
 static int load(const char *path, const char *e1, int secure)
