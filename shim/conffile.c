@@ -17,7 +17,7 @@
 static const char *distrust(int fd, char *why, size_t len)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0)
+	if (TWP_NEXT(fstat)(fd, &st) < 0)
 		snprintf(why, len, "cannot stat it: %s", strerror(errno));
 	else if (!S_ISREG(st.st_mode))
 		snprintf(why, len, "not a regular file");
