@@ -7,12 +7,16 @@
 #   make asan|tsan  sanitizer builds in build-asan/ and build-tsan/, tested
 #   make fuzz       libFuzzer campaign on the configuration parser
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        Debian packages in build/deb/ (scripts/deb-test tries them)
 
 CC ?= cc
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 MANDIR ?= $(PREFIX)/share/man
+INCLUDEDIR ?= $(PREFIX)/include
+DOCDIR ?= $(PREFIX)/share/doc/twpool
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 BUILD ?= build
 CFLAGS ?= -O2 -g
 WERROR ?=
@@ -23,7 +27,7 @@ TEST_SAN ?= $(SAN)
 
 SONAME = libtwpool.so.0
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(WERROR),-Werror)
-BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -Iinclude -Ishim $(WARN) $(CFLAGS)
+BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -Iinclude -Ishim $(WARN) $(CPPFLAGS) $(CFLAGS)
 ALL_CFLAGS = $(BASE_CFLAGS) $(TEST_SAN)
 LIB_CFLAGS = $(BASE_CFLAGS) $(SAN) -fvisibility=hidden
 LDLIBS_LIB = -ldl -lpthread
@@ -46,7 +50,7 @@ TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
 CMD = $(BUILD)/twpool
 CMD_OBJ = $(patsubst cmd/%.c,$(BUILD)/cmd/%.o,$(wildcard cmd/*.c))
 
-.PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps
+.PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps deb
 
 all: $(LIB) $(PROGS) $(DEEP)
 all: $(CMD)
@@ -61,7 +65,7 @@ $(BUILD)/obj:
 	mkdir -p $@
 
 $(LIB): $(SHIM_OBJ)
-	$(CC) $(LIB_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS_LIB)
+	$(CC) $(LIB_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,-z,defs -o $@ $^ $(LDLIBS_LIB)
 
 $(BUILD)/cmd/%.o: cmd/%.c
 	@mkdir -p $(@D)
@@ -70,7 +74,7 @@ $(BUILD)/cmd/%.o: cmd/%.c
 -include $(CMD_OBJ:.o=.d)
 
 $(CMD): $(CMD_OBJ) $(BUILD)/obj/config.o $(BUILD)/obj/key.o
-	$(CC) $(BASE_CFLAGS) $(SAN) -o $@ $^ -lm
+	$(CC) $(BASE_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lm
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
@@ -146,16 +150,41 @@ tsan:
 fuzz:
 	scripts/fuzz $(FUZZ_SECONDS)
 
+EXAMPLES = $(wildcard cmd/examples/*)
+
 install: $(LIB) $(CMD)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
 	install -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/twpool
 	install -m 0644 cmd/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
+	install -m 0644 cmd/twpool.conf.5 $(DESTDIR)$(MANDIR)/man5/twpool.conf.5
+	install -m 0644 include/twpool.h $(DESTDIR)$(INCLUDEDIR)/twpool.h
+	install -m 0644 cmd/twpool.bash-completion $(DESTDIR)$(BASHCOMPDIR)/twpool
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
 	rm -f $(DESTDIR)$(BINDIR)/twpool $(DESTDIR)$(MANDIR)/man1/twpool.1
+	rm -f $(DESTDIR)$(MANDIR)/man5/twpool.conf.5 $(DESTDIR)$(INCLUDEDIR)/twpool.h
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/twpool
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES)))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The packages are built in a copy of the tree, so that the package
+# build's `make clean` leaves build/, build-asan/... alone; dpkg-buildpackage
+# writes them next to the copy, in $(DEB_DIR).
+DEB_DIR = $(BUILD)/deb
+
+deb:
+	scripts/deps deb
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	tar -c --exclude=./.git --exclude='./build*' --exclude=./results --exclude='./$(BUILD)' . \
+		| tar -x -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(BUILD) build-asan build-tsan build-fuzz

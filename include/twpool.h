@@ -79,6 +79,18 @@
 /* Log destination file (appended); default stderr. */
 #define TWPOOL_ENV_LOG_FILE "TWPOOL_LOG_FILE"
 
+/* Whole-host configuration (twpool.conf(5)): when the environment does not
+ * set TWPOOL_TARGETS, the shim reads this file, NAME=VALUE lines with the
+ * names above; a variable set in the environment wins over the file. The
+ * file is read only if it is a regular file (not a symbolic link) owned by
+ * root or the effective user and writable by no one else. A missing file is
+ * no error. TWPOOL_CONFIG names another file; set but empty, no file is
+ * read. In a setuid, setgid or file-capability program (secure execution)
+ * the environment is ignored and only TWPOOL_DEFAULT_CONFIG is read. */
+#define TWPOOL_ENV_CONFIG "TWPOOL_CONFIG"
+#define TWPOOL_DEFAULT_CONFIG "/etc/twpool.conf"
+#define TWPOOL_CONFIG_MAX_BYTES 16384 /* a longer file is refused */
+
 /* Metrics of the stats file. Every sample carries target="host:port". */
 #define TWPOOL_METRIC_CONNECTS "twpool_connects_total"  /* result=reused|fresh */
 #define TWPOOL_METRIC_CLOSES "twpool_closes_total"      /* result=parked|closed */

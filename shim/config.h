@@ -1,4 +1,4 @@
-/* config.h - the TWPOOL_* environment, parsed once. */
+/* config.h - the TWPOOL_* environment and configuration file, parsed once. */
 #ifndef TWP_CONFIG_H
 #define TWP_CONFIG_H
 
@@ -34,7 +34,7 @@ struct twp_config {
 	enum twp_loglevel log_level;
 	char stats_path[4096]; /* "" when unset; %p not yet expanded */
 	char log_file[4096];
-	char warning[160]; /* a TWPOOL_ variable this version does not know */
+	char warning[320]; /* a TWPOOL_ variable this version does not know */
 };
 
 /* The shim's configuration: written once by init before the hooks turn on,
@@ -51,5 +51,37 @@ extern const char *const twp_loglevel_names[4] __attribute__((visibility("hidden
  * TWPOOL_ variable (a typo, a newer version's setting) is no error: it is
  * named in c->warning. */
 int twp_config_parse(struct twp_config *c, char *const *envp, char *err, size_t errlen);
+
+/* The value of the first "NAME=" entry of envp (may be NULL), or NULL. */
+const char *twp_env_get(char *const *envp, const char *name);
+
+#define TWP_CONF_MAX_VARS 32 /* settings in one configuration file */
+#define TWP_CONF_WHERE 224   /* "PATH:LINE: " before a message, path cut */
+
+/* The settings of a configuration file: "NAME=VALUE" strings pointing into
+ * the text given to twp_conf_parse, and the line each came from. */
+struct twp_conf {
+	const char *path; /* set by the caller; names the file in messages */
+	int n;
+	char *vars[TWP_CONF_MAX_VARS + 1]; /* NULL-terminated, like envp */
+	int line[TWP_CONF_MAX_VARS];
+};
+
+/* Parses the text of a configuration file, buf[0..len), which it rewrites
+ * in place (buf must have room for len + 1 bytes). Lines are NAME=VALUE,
+ * NAME a TWPOOL_ variable, blanks around NAME, '=' and VALUE ignored, one
+ * pair of quotes around VALUE dropped; blank lines and lines starting with
+ * '#' are skipped. Returns 0 with f filled in (f->path is left alone), or
+ * -EINVAL with one line in err, "PATH:LINE: what is wrong": a line without
+ * '=', a name not starting with TWPOOL_, a name set twice, more than
+ * TWP_CONF_MAX_VARS settings, a NUL byte. Values are checked by
+ * twp_config_parse_with, not here. */
+int twp_conf_parse(struct twp_conf *f, char *buf, size_t len, char *err, size_t errlen);
+
+/* twp_config_parse over envp and then f (NULL: none): a variable set in
+ * envp wins over the file. A bad value or an unknown name that came from
+ * the file is reported prefixed "PATH:LINE: ". */
+int twp_config_parse_with(struct twp_config *c, char *const *envp, const struct twp_conf *f,
+			  char *err, size_t errlen);
 
 #endif

@@ -1,8 +1,10 @@
 /* init.c - turning the shim on: configuration, tables, fork handlers.
  * Calls downward only; nothing calls back into it but the hooks. */
 #include <pthread.h>
+#include <sys/auxv.h>
 
 #include "child.h"
+#include "conffile.h"
 #include "config.h"
 #include "fdtab.h"
 #include "guard.h"
@@ -45,7 +47,7 @@ void twp_init(void)
 	char err[512];
 	twp_busy++;
 	twp_real_load();
-	if (twp_config_parse(&cfg, environ, err, sizeof(err)) < 0)
+	if (twp_config_load(&cfg, environ, getauxval(AT_SECURE) != 0, err, sizeof(err)) < 0)
 		twp_log_config_error(err);
 	twp_init_with(&cfg);
 	twp_busy--;

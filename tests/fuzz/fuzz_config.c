@@ -1,12 +1,15 @@
-/* fuzz_config.c - libFuzzer target for twp_config_parse.
+/* fuzz_config.c - libFuzzer target for twp_config_parse, and for the
+ * configuration file's parser (twp_conf_parse, twp_config_parse_with).
  *
  * The input is a few lines, each one environment entry (blank lines are
  * skipped). A line is prefixed with "TWPOOL_" unless it starts with '~',
  * which is dropped and the rest used as is (for foreign and near-miss
- * variable names). Each
+ * variable names, comments, blanks and quotes). Each
  * entry lives in its own exact-size allocation so that ASan sees any read
  * past its end. The parse runs twice, with a roomy and with a tight error
- * buffer, and the two outcomes must agree. */
+ * buffer, and the two outcomes must agree. Then the second half of the
+ * entries, one per line, is parsed as a configuration file (in an
+ * exact-size buffer) under the first half as the environment. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 
 #define MAX_VARS 8
 #define BIG_ERR 512
+#define CONF_PATH "fuzz.conf"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -88,7 +92,7 @@ static void check_ok(const struct twp_config *c, const char *err)
 	    c->idle_timeout_ms > 86400000 || c->max_lifetime_ms > 86400000)
 		fail("numeric setting out of its documented range", err);
 	if (!memchr(c->warning, '\0', sizeof(c->warning)) ||
-	    (c->warning[0] && strncmp(c->warning, "unknown variable '", 18)))
+	    (c->warning[0] && !strstr(c->warning, "unknown variable '")))
 		fail("warning unterminated or not about an unknown variable", c->warning);
 	if (c->log_level < TWP_LOG_ERROR || c->log_level > TWP_LOG_DEBUG)
 		fail("log level out of range", err);
@@ -103,10 +107,69 @@ static void check_rejected(const struct twp_config *c, const char *err)
 		fail("rejected configuration left enabled or with targets", err);
 	if (!err[0])
 		fail("rejected without an error text", err);
-	if (strncmp(err, "TWPOOL_", 7) && strncmp(err, "unknown variable", 16))
+	if (strncmp(err, "TWPOOL_", 7) && strncmp(err, "unknown variable", 16) &&
+	    strncmp(err, CONF_PATH ":", sizeof(CONF_PATH)))
 		fail("error text names neither a TWPOOL_ variable nor an unknown one", err);
 	if (strchr(err, '\n'))
 		fail("error text has a newline", err);
+}
+
+/* vars[k..n) joined by newlines, as a file, in an allocation of exactly
+ * len + 1 bytes (the parser's documented room). */
+static char *file_text(char **vars, int k, int n, size_t *len)
+{
+	*len = 0;
+	for (int i = k; i < n; i++)
+		*len += strlen(vars[i]) + 1;
+	char *t = malloc(*len + 1), *p = t;
+	if (!t)
+		abort();
+	for (int i = k; i < n; i++) {
+		size_t l = strlen(vars[i]);
+		memcpy(p, vars[i], l);
+		p[l] = '\n';
+		p += l + 1;
+	}
+	return t;
+}
+
+static void check_conf(const struct twp_conf *f, const char *err)
+{
+	if (f->n < 0 || f->n > TWP_CONF_MAX_VARS || f->vars[f->n])
+		fail("file: settings count out of range or vars not NULL-terminated", err);
+	for (int i = 0; i < f->n; i++)
+		if (strncmp(f->vars[i], "TWPOOL_", 7) || !strchr(f->vars[i], '=') || f->line[i] < 1)
+			fail("file: a setting is not TWPOOL_NAME=VALUE with a line", f->vars[i]);
+}
+
+/* The second half of vars as a file, the first as the environment. */
+static void fuzz_file(struct twp_config *c, char **vars, int n)
+{
+	static struct twp_conf f;
+	char err[BIG_ERR];
+	size_t len;
+	int k = n / 2;
+	char *text = file_text(vars, k, n, &len);
+	char *saved = vars[k];
+	f.path = CONF_PATH;
+	int rc = twp_conf_parse(&f, text, len, err, sizeof(err));
+	if (rc == -EINVAL && strncmp(err, CONF_PATH ":", sizeof(CONF_PATH)))
+		fail("file: error text does not start with PATH:", err);
+	if (rc != 0 && rc != -EINVAL)
+		fail("file: return value neither 0 nor -EINVAL", err);
+	if (rc == 0) {
+		check_conf(&f, err);
+		vars[k] = NULL; /* the environment: the first half */
+		rc = twp_config_parse_with(c, vars, &f, err, sizeof(err));
+		vars[k] = saved;
+		if (rc == 0)
+			check_ok(c, err);
+		else if (rc == -EINVAL)
+			check_rejected(c, err);
+		else
+			fail("file: twp_config_parse_with returned neither 0 nor -EINVAL", err);
+	}
+	free(text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -144,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	free(err2);
 	free(err);
+	fuzz_file(&c, vars, n);
 	for (int i = 0; i < n; i++)
 		free(vars[i]);
 	return 0;

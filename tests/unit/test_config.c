@@ -526,6 +526,40 @@ ParameterizedTest(struct unknown_case *u, config, warns_about_unknown_variable)
 	cr_assert_null(strchr(p->c.warning, '\n'), "warning '%s' is one line", p->c.warning);
 }
 
+/* A name within two edits (case aside, a swap of neighbours one edit) of a
+ * known one draws "did you mean"; a farther one does not. */
+struct near_case {
+	char var[64];
+	char warning[160];
+};
+
+ParameterizedTestParameters(config, suggests_the_near_name)
+{
+	static struct near_case params[] = {
+		{ "TWPOOL_TARGET=1", "unknown variable 'TWPOOL_TARGET' ignored; did you mean TWPOOL_TARGETS?" },
+		{ "TWPOOL_TRAGETS=1", "unknown variable 'TWPOOL_TRAGETS' ignored; did you mean TWPOOL_TARGETS?" },
+		{ "TWPOOL_TARGETSS=1", "unknown variable 'TWPOOL_TARGETSS' ignored; did you mean TWPOOL_TARGETS?" },
+		{ "TWPOOL_MAXIDLE=4", "unknown variable 'TWPOOL_MAXIDLE' ignored; did you mean TWPOOL_MAX_IDLE?" },
+		{ "TWPOOL_max_idle=4", "unknown variable 'TWPOOL_max_idle' ignored; did you mean TWPOOL_MAX_IDLE?" },
+		{ "TWPOOL_STAT=x", "unknown variable 'TWPOOL_STAT' ignored; did you mean TWPOOL_STATS?" },
+		{ "TWPOOL_LOGFILE=x", "unknown variable 'TWPOOL_LOGFILE' ignored; did you mean TWPOOL_LOG_FILE?" },
+		{ "TWPOOL_CONFIG_=x", "unknown variable 'TWPOOL_CONFIG_' ignored; did you mean TWPOOL_CONFIG?" },
+		{ "TWPOOL_IDLE_TIMEOUT=9", "unknown variable 'TWPOOL_IDLE_TIMEOUT' ignored" },
+		{ "TWPOOL_LOG_LEVEL=debug", "unknown variable 'TWPOOL_LOG_LEVEL' ignored" },
+		{ "TWPOOL_FOO=1", "unknown variable 'TWPOOL_FOO' ignored; did you mean TWPOOL_LOG?" }, /* 2 edits */
+		{ "TWPOOL_ZZZ=1", "unknown variable 'TWPOOL_ZZZ' ignored" },
+		{ "TWPOOL_=1", "unknown variable 'TWPOOL_' ignored" },
+	};
+	return cr_make_param_array(struct near_case, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct near_case *n, config, suggests_the_near_name)
+{
+	struct parsed *p = parse1(n->var);
+	cr_assert_eq(p->rc, 0, "'%s' is a warning, not an error: %s", n->var, p->err);
+	cr_assert_str_eq(p->c.warning, n->warning, "warning for '%s'", n->var);
+}
+
 Test(config, unknown_variable_warning_names_the_first)
 {
 	struct parsed *p = parse_env("TWPOOL_FOO=1", "TWPOOL_BAR=2", NULL, NULL);
