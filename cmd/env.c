@@ -34,7 +34,7 @@ static char **find(const struct twp_env *e, const char *name)
 	return NULL;
 }
 
-const char *twp_env_get(const struct twp_env *e, const char *name)
+const char *twp_env_value(const struct twp_env *e, const char *name)
 {
 	char **var = find(e, name);
 	return var ? *var + strlen(name) + 1 : NULL;

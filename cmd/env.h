@@ -13,7 +13,7 @@ struct twp_env {
 /* A copy of the environment twpool was started with. */
 void twp_env_init(struct twp_env *e, char *const *from);
 /* The value of name, or NULL. The first entry wins, as with getenv. */
-const char *twp_env_get(const struct twp_env *e, const char *name);
+const char *twp_env_value(const struct twp_env *e, const char *name);
 /* Replaces the value of name where it stands, or appends it. */
 void twp_env_set(struct twp_env *e, const char *name, const char *value);
 

@@ -47,7 +47,7 @@ static const char *usable_library(void)
 static void preflight(const char *path, const char *lib, const struct twp_run_opts *o)
 {
 	struct twp_preflight p;
-	twp_preflight(path, lib, twp_env_get(&o->env, "PATH"), &p);
+	twp_preflight(path, lib, twp_env_value(&o->env, "PATH"), &p);
 	const struct twp_finding *f = twp_preflight_blocker(&p);
 	if (!f || p.status) /* cannot run at all: exec says why */
 		return;
@@ -58,7 +58,7 @@ static void preflight(const char *path, const char *lib, const struct twp_run_op
 
 static void warn_missing_dir(const struct twp_env *env, const char *name)
 {
-	const char *value = twp_env_get(env, name);
+	const char *value = twp_env_value(env, name);
 	const char *slash = value ? strrchr(value, '/') : NULL;
 	struct stat st;
 	if (!slash)
@@ -71,14 +71,14 @@ static void warn_missing_dir(const struct twp_env *env, const char *name)
 
 static void warn_useless(const struct twp_env *env)
 {
-	const char *targets = twp_env_get(env, TWPOOL_ENV_TARGETS);
-	const char *stats = twp_env_get(env, TWPOOL_ENV_STATS);
+	const char *targets = twp_env_value(env, TWPOOL_ENV_TARGETS);
+	const char *stats = twp_env_value(env, TWPOOL_ENV_STATS);
 	if (!targets || !*targets)
 		twp_warn("warning: no target (-t or TWPOOL_TARGETS): nothing will be pooled");
 	/* Not TWPOOL_STATS: the library says that itself, once, with or
 	 * without twpool. */
 	warn_missing_dir(env, TWPOOL_ENV_LOG_FILE);
-	if (twp_env_get(env, TWPOOL_ENV_STATS_INTERVAL_MS) && (!stats || !*stats))
+	if (twp_env_value(env, TWPOOL_ENV_STATS_INTERVAL_MS) && (!stats || !*stats))
 		twp_warn("warning: a stats interval without a stats file (-s) does nothing");
 }
 
@@ -143,10 +143,10 @@ int twp_run_main(int argc, char **argv)
 	twp_parse_run_options(argc, argv, &o);
 	judge_environment(&o.env);
 	const char *lib = usable_library();
-	char *path = twp_find_command(o.command[0], twp_env_get(&o.env, "PATH"));
+	char *path = twp_find_command(o.command[0], twp_env_value(&o.env, "PATH"));
 	preflight(path, lib, &o);
 	twp_env_set(&o.env, "LD_PRELOAD",
-		    twp_preload_value(twp_env_get(&o.env, "LD_PRELOAD"), lib));
+		    twp_preload_value(twp_env_value(&o.env, "LD_PRELOAD"), lib));
 	warn_useless(&o.env);
 	if (o.verbose)
 		show_exec(path, &o.env);
