@@ -117,7 +117,7 @@ static size_t rate_cells(char **cells, const struct twp_rates *rates, const char
 		return 0;
 	cells[0] = r ? rate_str(r->conn) : twp_xstrdup("-");
 	cells[1] = r && r->conn ? pct_str(r->reused, r->conn) : twp_xstrdup("-");
-	cells[2] = r ? rate_str(r->parked) : twp_xstrdup("-");
+	cells[2] = r ? rate_str(r->reused) : twp_xstrdup("-");
 	return 3;
 }
 
@@ -165,7 +165,7 @@ static void extra_lines(const struct twp_target *s, char **out)
 
 static void target_table(const struct twp_snapshot *snap, const struct twp_rates *rates, char **out)
 {
-	static char *const head[] = { "TARGET", "CONN/s", "NOW-REUSE%", "TW-AVOIDED/s",
+	static char *const head[] = { "TARGET", "CONN/s", "NOW-REUSE%", "REUSED/s",
 				      "REUSED", "FRESH",  "REUSE%",     "PARKED",
 				      "CLOSED", "IDLE",   "DISCARDS" };
 	char *cells[COLS_MAX];

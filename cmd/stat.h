@@ -84,7 +84,7 @@ double twp_target_connects(const struct twp_target *t);
 /* Rates of one target in watch mode, per second. */
 struct twp_rate {
 	const char *target;
-	double conn, reused, parked;
+	double conn, reused; /* per second */
 };
 
 struct twp_rates {

@@ -32,11 +32,10 @@ double twp_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void put_rate(struct twp_rates *r, const char *target, double conn, double reused,
-		     double parked)
+static void put_rate(struct twp_rates *r, const char *target, double conn, double reused)
 {
 	r->v = twp_xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
-	r->v[r->n++] = (struct twp_rate){ target, conn, reused, parked };
+	r->v[r->n++] = (struct twp_rate){ target, conn, reused };
 }
 
 static void rate(struct twp_rates *r, const struct twp_target *now, const struct twp_target *then,
@@ -48,11 +47,9 @@ static void rate(struct twp_rates *r, const struct twp_target *now, const struct
 	double d_conn = twp_target_connects(now) - twp_target_connects(then);
 	double d_reused =
 		twp_count_get(&now->connects, "reused") - twp_count_get(&then->connects, "reused");
-	double d_parked =
-		twp_count_get(&now->closes, "parked") - twp_count_get(&then->closes, "parked");
-	if (dt <= 0 || d_conn < 0 || d_reused < 0 || d_parked < 0)
+	if (dt <= 0 || d_conn < 0 || d_reused < 0)
 		return; /* counters went back: the program restarted */
-	put_rate(r, now->name, d_conn / dt, d_reused / dt, d_parked / dt);
+	put_rate(r, now->name, d_conn / dt, d_reused / dt);
 }
 
 /* Rates from prev to last; the names point into last. */
@@ -91,8 +88,8 @@ static const struct twp_rates *update(struct watcher *w, struct twp_snapshot *sn
 		/* Not rewritten for a while: the program is idle (or gone). */
 		w->rates.n = 0;
 		for (size_t i = 0; i < w->last.ntargets; i++)
-			put_rate(&w->rates, w->last.targets[i].name, 0, 0, 0);
-		put_rate(&w->rates, TWP_ALL, 0, 0, 0);
+			put_rate(&w->rates, w->last.targets[i].name, 0, 0);
+		put_rate(&w->rates, TWP_ALL, 0, 0);
 	}
 	return &w->rates;
 }
