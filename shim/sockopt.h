@@ -1,7 +1,8 @@
 /* sockopt.h - socket options the program sets on pooled connections.
  *
  * For each option ever set on a socket the shim keeps its current value and
- * its kernel default. A use of a pooled connection starts with every option
+ * its default: what a fresh socket of the same kind reads, never what the
+ * reused socket read (another option may have changed it). A use of a pooled connection starts with every option
  * untouched; the program's setsockopt() of a value the socket already has
  * costs no system call; when the use begins for real (connect), options the
  * previous user set and this one did not are put back to their defaults,
@@ -20,13 +21,22 @@ struct twp_opt {
 	socklen_t len, orig_len;             /* len 0: never set successfully */
 	unsigned char val[TWP_OPT_VAL_MAX];  /* the value the socket has now */
 	unsigned char orig[TWP_OPT_VAL_MAX]; /* the kernel's default */
-	int touched;                         /* set by the current user */
+	int touched; /* 0, or when the current user last changed it (1, 2, ...) */
 };
 
 struct twp_opts {
 	int n;
+	int seq;           /* changes the current user made so far */
+	int coupled_fresh; /* options that change each other are at their
+			    * defaults for this use, or as the program set them */
 	struct twp_opt o[TWP_OPTS_MAX];
 };
+
+/* What (level, name) reads on a fresh socket of fd's family, type and
+ * protocol, probed once per kind on a socket of the shim's own and cached.
+ * val holds TWP_OPT_VAL_MAX bytes. 0 or -errno (-ENOPROTOOPT: such a
+ * socket has no such option); errno is kept. */
+int twp_sockopt_default(int fd, int level, int name, void *val, socklen_t *len);
 
 /* The program's setsockopt() on a watched fd: records the option in *opts
  * (allocated on first use) and sets it, unless the socket has that value
