@@ -368,7 +368,7 @@ Test(sockopt, tos_then_priority_restored_to_fresh)
 	int fd = tcp_socket();
 	struct twp_opts *opts = NULL;
 	set_int(fd, &opts, IPPROTO_IP, IP_TOS, 0x10);
-	set_int(fd, &opts, SOL_SOCKET, SO_PRIORITY, 6);
+	set_int(fd, &opts, SOL_SOCKET, SO_PRIORITY, 3);
 	cr_assert_eq(twp_sockopt_restore(fd, opts), 0, "restore succeeded");
 	cr_expect_eq(read_int(fd, SOL_SOCKET, SO_PRIORITY), 0, "SO_PRIORITY back to a fresh socket's 0");
 	cr_expect_eq(read_int(fd, IPPROTO_IP, IP_TOS), 0, "IP_TOS back to a fresh socket's 0");
