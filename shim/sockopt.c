@@ -315,6 +315,11 @@ static int set_one(int fd, struct twp_opts **opts, int level, int name, const vo
 	return r;
 }
 
+int twp_sockopt_reusable(int level, int name)
+{
+	return !ruled_out(level, name) && !(level == SOL_SOCKET && name == SO_RCVLOWAT);
+}
+
 int twp_sockopt_set(int fd, struct twp_opts **opts, int level, int name,
 		    const void *val, socklen_t len, int *unpoolable)
 {

@@ -45,6 +45,12 @@ int twp_sockopt_default(int fd, int level, int name, void *val, socklen_t *len);
 int twp_sockopt_set(int fd, struct twp_opts **opts, int level, int name,
 		    const void *val, socklen_t len, int *unpoolable);
 
+/* Can the option be set on a pooled connection handed out by socket()?
+ * 0 for the ones that rule pooling out (and SO_RCVLOWAT, which may grow
+ * the receive buffer for good): set those on a socket of its own, or they
+ * reach the connection's next user. */
+int twp_sockopt_reusable(int level, int name);
+
 /* The program's getsockopt() before connect on a pooled connection: an
  * option the previous user set and this one has not reads as its default.
  * 1 if answered from opts, else 0. */

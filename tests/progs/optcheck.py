@@ -11,6 +11,11 @@ Prints one line per check, "ok ..." or "FAIL ...", and exits 1 on any FAIL.
 every one reads before and after connect, which must be what a fresh socket
 reads; then users set them in orders where the order matters and print the
 result. The output is the same with and without the shim.
+
+"optcheck.py PORT ruledout" sets options that make a connection unpoolable
+(SO_RCVBUF, TCP_CONGESTION, a SO_RCVLOWAT) on sockets socket() may have
+handed a pooled connection, and prints what the next users read: the same
+with and without the shim, which must give those users sockets of their own.
 """
 import fcntl
 import os
@@ -130,6 +135,34 @@ def run_defaults(fam_arg):
     sys.exit(1 if failures else 0)
 
 
+def run_ruledout():
+    """Options that rule pooling out never reach the next user."""
+    def use(label, sets):
+        s = socket.socket()
+        for l, n, v in sets:
+            s.setsockopt(l, n, v)
+        print(f"{label} pre SO_RCVBUF {s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)}")
+        print(f"{label} pre TCP_CONGESTION {congestion(s)}")
+        s.connect(("127.0.0.1", port))
+        print(f"{label} post TCP_CONGESTION {congestion(s)}")
+        check(ping(s), f"{label}: reply")
+        s.close()
+
+    def congestion(s):
+        return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\0").decode()
+
+    use("A", [])
+    use("D", [(socket.SOL_SOCKET, socket.SO_RCVBUF, 40000)])
+    use("E", [])
+    use("F", [(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"reno")])
+    use("G", [])
+    use("H", [(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 4)])
+    use("I", [])
+    sys.exit(1 if failures else 0)
+
+
+if MODE == "ruledout":
+    run_ruledout()
 if MODE == "defaults":
     run_defaults(sys.argv[3] if len(sys.argv) > 3 else "4")
 
