@@ -51,7 +51,8 @@ static int ruled_out(int level, int name)
 #define TWP_DFLTS_MAX 128 /* (kind, option) pairs cached; more are probed each time */
 
 struct twp_dflt {
-	int family, type, proto, level, name;
+	struct twp_sock_kind k;
+	int level, name;
 	socklen_t len; /* 0: the option cannot be read on such a socket */
 	unsigned char val[TWP_OPT_VAL_MAX];
 };
@@ -62,7 +63,7 @@ static pthread_mutex_t dflt_lock = PTHREAD_MUTEX_INITIALIZER; /* guards appends 
 
 static int same_key(const struct twp_dflt *a, const struct twp_dflt *b)
 {
-	return a->family == b->family && a->type == b->type && a->proto == b->proto &&
+	return a->k.family == b->k.family && a->k.type == b->k.type && a->k.proto == b->k.proto &&
 	       a->level == b->level && a->name == b->name;
 }
 
@@ -91,7 +92,7 @@ static void cache_dflt(const struct twp_dflt *d)
  * functions: the program's fd accounting never sees it. 0 or -errno. */
 static int probe_dflt(struct twp_dflt *d)
 {
-	int ps = twp_real.socket(d->family, d->type | SOCK_CLOEXEC, d->proto);
+	int ps = twp_real.socket(d->k.family, d->k.type | SOCK_CLOEXEC, d->k.proto);
 	if (ps < 0)
 		return -errno; /* EMFILE and the like pass: not cached */
 	d->len = TWP_OPT_VAL_MAX;
@@ -101,33 +102,41 @@ static int probe_dflt(struct twp_dflt *d)
 	return 0;
 }
 
-/* The socket kind of fd: family, type and protocol. 0 or -errno. */
-static int sock_kind(int fd, struct twp_dflt *d)
+/* The kind of socket fd is. 0 or -errno. */
+static int sock_kind(int fd, struct twp_sock_kind *k)
 {
-	socklen_t l1 = sizeof(d->family), l2 = sizeof(d->type), l3 = sizeof(d->proto);
-	if (twp_real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &d->family, &l1) < 0 ||
-	    twp_real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &d->type, &l2) < 0 ||
-	    twp_real.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &d->proto, &l3) < 0)
+	socklen_t l1 = sizeof(k->family), l2 = sizeof(k->type), l3 = sizeof(k->proto);
+	if (twp_real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &k->family, &l1) < 0 ||
+	    twp_real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &k->type, &l2) < 0 ||
+	    twp_real.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &k->proto, &l3) < 0)
 		return -errno;
 	return 0;
+}
+
+/* d's option on a fresh socket of d's kind, into d. 0 or -errno
+ * (-ENOPROTOOPT: such a socket has no such option). */
+static int kind_default(struct twp_dflt *d)
+{
+	const struct twp_dflt *c = cached_dflt(d);
+	int err = 0;
+	if (c)
+		*d = *c;
+	else if (!(err = probe_dflt(d)))
+		cache_dflt(d);
+	return err ? err : d->len ? 0 : -ENOPROTOOPT;
 }
 
 int twp_sockopt_default(int fd, int level, int name, void *val, socklen_t *len)
 {
 	struct twp_dflt d = { .level = level, .name = name };
-	int saved = errno, err = sock_kind(fd, &d);
-	const struct twp_dflt *c = err ? NULL : cached_dflt(&d);
-	if (!err && !c && !(err = probe_dflt(&d)))
-		cache_dflt(&d);
-	if (!err && !c)
-		c = &d;
-	if (!err && !c->len)
-		err = -ENOPROTOOPT;
+	int saved = errno, err = sock_kind(fd, &d.k);
+	if (!err)
+		err = kind_default(&d);
 	errno = saved;
 	if (err)
 		return err;
-	*len = c->len;
-	memcpy(val, c->val, c->len);
+	*len = d.len;
+	memcpy(val, d.val, d.len);
 	return 0;
 }
 
@@ -158,6 +167,21 @@ static struct twp_opt *find(struct twp_opts *o, int level, int name)
 	return NULL;
 }
 
+/* e's default, for a socket of o's kind (read from fd the first time). */
+static int opts_default(int fd, struct twp_opts *o, struct twp_opt *e)
+{
+	struct twp_dflt d = { .k = o->kind, .level = e->level, .name = e->name };
+	int saved = errno, err = d.k.family ? 0 : sock_kind(fd, &d.k);
+	if (!err)
+		o->kind = d.k;
+	if (!err && !(err = kind_default(&d))) {
+		e->orig_len = d.len;
+		memcpy(e->orig, d.val, d.len);
+	}
+	errno = saved;
+	return err;
+}
+
 /* A new entry for (level, name) in *opts, its default that of a fresh
  * socket like fd (or copied from *dflt). NULL when it cannot be kept. */
 static struct twp_opt *remember(int fd, struct twp_opts **opts, int level, int name,
@@ -174,7 +198,7 @@ static struct twp_opt *remember(int fd, struct twp_opts **opts, int level, int n
 	if (dflt) {
 		e->orig_len = dflt->orig_len;
 		memcpy(e->orig, dflt->orig, sizeof(e->orig));
-	} else if (twp_sockopt_default(fd, level, name, e->orig, &e->orig_len) < 0) {
+	} else if (opts_default(fd, *opts, e) < 0) {
 		return NULL;
 	}
 	(*opts)->n++;

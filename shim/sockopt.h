@@ -24,8 +24,14 @@ struct twp_opt {
 	int touched; /* 0, or when the current user last changed it (1, 2, ...) */
 };
 
+/* What kind of socket an option belongs to: its defaults depend on it. */
+struct twp_sock_kind {
+	int family, type, proto; /* family 0: not read yet */
+};
+
 struct twp_opts {
 	int n;
+	struct twp_sock_kind kind;
 	int seq;           /* changes the current user made so far */
 	int coupled_fresh; /* options that change each other are at their
 			    * defaults for this use, or as the program set them */
