@@ -481,3 +481,14 @@ Test(sockopt, rcvlowat_that_grows_the_buffer_is_unpoolable)
 	twp_sockopt_restore(fd, opts);
 	close(fd);
 }
+
+/* What may be set on a pooled connection handed out by socket(): not what
+ * rules pooling out, nor SO_RCVLOWAT (it may grow the buffer for good). */
+Test(sockopt, reusable_options)
+{
+	cr_expect(twp_sockopt_reusable(IPPROTO_TCP, TCP_NODELAY), "TCP_NODELAY can be undone");
+	cr_expect(twp_sockopt_reusable(IPPROTO_IP, IP_TOS), "IP_TOS can be undone");
+	cr_expect_not(twp_sockopt_reusable(SOL_SOCKET, SO_RCVBUF), "SO_RCVBUF cannot be undone");
+	cr_expect_not(twp_sockopt_reusable(IPPROTO_TCP, TCP_CONGESTION), "TCP_CONGESTION is ruled out");
+	cr_expect_not(twp_sockopt_reusable(SOL_SOCKET, SO_RCVLOWAT), "SO_RCVLOWAT may grow SO_RCVBUF");
+}
