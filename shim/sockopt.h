@@ -2,12 +2,15 @@
  *
  * For each option ever set on a socket the shim keeps its current value and
  * its default: what a fresh socket of the same kind reads, never what the
- * reused socket read (another option may have changed it). A use of a pooled connection starts with every option
- * untouched; the program's setsockopt() of a value the socket already has
- * costs no system call; when the use begins for real (connect), options the
- * previous user set and this one did not are put back to their defaults,
- * so one user's options never reach the next. Options that cannot be put
- * back, or that shape how a connection is made, make the fd unpoolable. */
+ * reused socket read (another option may have changed it). A use of a
+ * pooled connection starts with every option untouched; the program's
+ * setsockopt() of a value the socket already has costs no system call
+ * (except for options that change each other, IP_TOS and SO_PRIORITY,
+ * which reach the socket in the program's order); when the use begins for
+ * real (connect), options the previous user set and this one did not are
+ * put back to their defaults, so one user's options never reach the next.
+ * Options that cannot be put back, or that shape how a connection is made,
+ * make the fd unpoolable. */
 #ifndef TWP_SOCKOPT_H
 #define TWP_SOCKOPT_H
 
@@ -20,7 +23,7 @@ struct twp_opt {
 	int level, name;
 	socklen_t len, orig_len;             /* len 0: never set successfully */
 	unsigned char val[TWP_OPT_VAL_MAX];  /* the value the socket has now */
-	unsigned char orig[TWP_OPT_VAL_MAX]; /* the kernel's default */
+	unsigned char orig[TWP_OPT_VAL_MAX]; /* what a fresh socket reads */
 	int touched; /* 0, or when the current user last changed it (1, 2, ...) */
 };
 
