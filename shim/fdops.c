@@ -60,6 +60,11 @@ int twp_fdops_setsockopt(int fd, int level, int name, const void *val, socklen_t
 		return -1;
 	if (twp_kind(st) == TWP_FD_PRIVATE)
 		return twp_real.setsockopt(fd, level, name, val, len);
+	if (twp_kind(st) == TWP_FD_PROVISIONAL && !twp_sockopt_reusable(level, name)) {
+		if (twp_unpark(fd, s) < 0)
+			return -1;
+		st = atomic_load(&s->st);
+	}
 	int unpoolable = 0;
 	struct twp_opts **opts = twp_kind(st) == TWP_FD_SOCK ? &s->opts : &s->conn->opts;
 	int r = twp_sockopt_set(fd, opts, level, name, val, len, &unpoolable);
