@@ -21,59 +21,72 @@ struct codec_script {
 	const char *ev[CODEC_MAX_EVENTS];
 };
 
-static inline size_t codec_ev_len(const struct codec_script *s, int i)
-{
-	return strlen(s->ev[i] + 1);
-}
+/* One event of a conversation as bytes. */
+struct codec_event {
+	int out;
+	const char *b;
+	size_t n;
+};
 
-/* Feeds event i split at k (k == 0: whole; k == (size_t)-1: byte by
- * byte); iov: both parts in one call over two iovecs and a third, unmoved,
- * whose bytes the codec must ignore. */
-static inline void codec_feed(const struct twp_codec *c, void *st, const struct codec_script *s,
-			      int i, size_t k, int iov)
+/* Feeds ev split at k (k == 0: whole; k == (size_t)-1: byte by byte);
+ * iov: both parts in one call over two iovecs and a third, unmoved, whose
+ * bytes the codec must ignore. */
+static inline void codec_feed(const struct twp_codec *c, void *st, const struct codec_event *ev,
+			      size_t k, int iov)
 {
-	const char *b = s->ev[i] + 1;
-	size_t n = codec_ev_len(s, i);
-	int out = s->ev[i][0] == '>';
 	if (k == (size_t)-1) {
-		for (size_t j = 0; j < n; j++) {
-			struct iovec v = { (void *)(b + j), 1 };
-			c->bytes(st, out, &v, 1, 1);
+		for (size_t j = 0; j < ev->n; j++) {
+			struct iovec v = { (void *)(ev->b + j), 1 };
+			c->bytes(st, ev->out, &v, 1, 1);
 		}
 		return;
 	}
-	if (k == 0 || k >= n)
-		k = n;
-	struct iovec v[3] = { { (void *)b, k }, { (void *)(b + k), n - k }, { "*9\r\n$", 5 } };
+	if (k == 0 || k >= ev->n)
+		k = ev->n;
+	struct iovec v[3] = { { (void *)ev->b, k }, { (void *)(ev->b + k), ev->n - k },
+			      { "*9\r\n$", 5 } };
 	if (iov) {
-		c->bytes(st, out, v, 3, n);
+		c->bytes(st, ev->out, v, 3, ev->n);
 	} else {
-		c->bytes(st, out, &v[0], 1, k);
-		if (n > k)
-			c->bytes(st, out, &v[1], 1, n - k);
+		c->bytes(st, ev->out, &v[0], 1, k);
+		if (ev->n > k)
+			c->bytes(st, ev->out, &v[1], 1, ev->n - k);
 	}
 }
 
-/* Runs s in every chunking; check(st, s, how) asserts on the end state. */
-static inline void codec_run(const struct twp_codec *c, const struct codec_script *s,
-			     void (*check)(const void *st, const struct codec_script *s, const char *how))
+/* Runs the n events in every chunking; check(st, arg, how) asserts on
+ * the end state. */
+static inline void codec_run_events(const struct twp_codec *c, const struct codec_event *ev, int n,
+				    void (*check)(const void *st, const void *arg, const char *how),
+				    const void *arg)
 {
 	void *st = malloc(c->state_size);
 	char how[96];
 	cr_assert(st, "state allocated");
-	for (int e = -2; e < CODEC_MAX_EVENTS && (e < 0 || s->ev[e]); e++) {
-		size_t n = e >= 0 ? codec_ev_len(s, e) : 2;
-		for (size_t k = 1; k < n; k++) {
+	for (int e = -2; e < n; e++) {
+		size_t len = e >= 0 ? ev[e].n : 2;
+		for (size_t k = 1; k < len; k++) {
 			memset(st, 0, c->state_size);
-			for (int i = 0; i < CODEC_MAX_EVENTS && s->ev[i]; i++)
-				codec_feed(c, st, s, i, e == -2 ? (size_t)-1 : i == e ? k : 0,
+			for (int i = 0; i < n; i++)
+				codec_feed(c, st, &ev[i], e == -2 ? (size_t)-1 : i == e ? k : 0,
 					   e >= 0 && (k & 1));
 			snprintf(how, sizeof(how), e == -2 ? "byte by byte" : e == -1 ? "whole" :
 				 "event %d split at %zu%s", e, k, k & 1 ? " (iovecs)" : "");
-			check(st, s, how);
+			check(st, arg, how);
 		}
 	}
 	free(st);
+}
+
+/* Runs the script s in every chunking. */
+static inline void codec_run(const struct twp_codec *c, const struct codec_script *s,
+			     void (*check)(const void *st, const void *s, const char *how))
+{
+	struct codec_event ev[CODEC_MAX_EVENTS];
+	int n = 0;
+	for (; n < CODEC_MAX_EVENTS && s->ev[n]; n++)
+		ev[n] = (struct codec_event){ s->ev[n][0] == '>', s->ev[n] + 1, strlen(s->ev[n] + 1) };
+	codec_run_events(c, ev, n, check, s);
 }
 
 #endif

@@ -143,9 +143,10 @@ static const struct resp_case replay[] = {
 	  TWP_RESP_R_DUE, 0, 1, 1 },
 };
 
-static void check(const void *st, const struct codec_script *s, const char *how)
+static void check(const void *st, const void *arg, const char *how)
 {
-	const struct resp_case *c = (const struct resp_case *)s;
+	const struct resp_case *c = arg;
+	const struct codec_script *s = &c->s;
 	cr_expect_eq(twp_codec_resp.verdict(st), c->verdict, "%s (%s): verdict %s, want %s", s->name,
 		     how, twp_reason_name(twp_codec_resp.verdict(st)), twp_reason_name(c->verdict));
 	cr_expect_eq(twp_resp_needs_reset(st), c->reset, "%s (%s): needs_reset %d, want %d", s->name,
