@@ -23,6 +23,8 @@ enum side_state { ST_START, ST_LINE, ST_DATA, ST_CR, ST_LF, ST_HDR, ST_BODY };
 
 /* Text commands by what framing and replay need of them. */
 enum cmd { C_OTHER, C_STORE, C_UPDATE, C_GET, C_MG, C_MS, C_META, C_MN, C_END };
+/* Reply lines by their first token. */
+enum rep_kind { K_OTHER, K_VALUE, K_VA, K_PART, K_MN, K_ERROR };
 
 struct line {
 	uint32_t ntok;        /* tokens ended so far */
@@ -39,7 +41,7 @@ struct side {
 	int64_t len;          /* data or body bytes left; -1 before a length */
 	/* The line's meaning, filled as its tokens end. */
 	uint8_t cmd, quiet, noreply, unsafe, lenidx;
-	char first[TOK_MAX + 1];
+	uint8_t kind;         /* reply: enum rep_kind of its first token */
 };
 
 enum { F_ERROR = 1, F_QUIT = 2, F_LOOSE = 4, F_UNSAFE = 8 };
@@ -75,7 +77,7 @@ static const struct cmd_row cmds[] = {
 static enum cmd cmd_of(const char *tok)
 {
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(*cmds); i++)
-		if (!strcmp(tok, cmds[i].name))
+		if (cmds[i].name[0] == tok[0] && !strcmp(tok, cmds[i].name))
 			return cmds[i].cmd;
 	return C_OTHER;
 }
@@ -115,12 +117,25 @@ static void req_token(struct side *s, uint32_t i, const char *tok, size_t len)
 	s->noreply = len == 7 && !memcmp(tok, "noreply", 7);
 }
 
+static enum rep_kind rep_kind_of(const char *tok)
+{
+	static const struct { const char *name; enum rep_kind k; } kinds[] = {
+		{ "VALUE", K_VALUE }, { "VA", K_VA }, { "STAT", K_PART }, { "ITEM", K_PART },
+		{ "MN", K_MN }, { "ERROR", K_ERROR }, { "CLIENT_ERROR", K_ERROR },
+		{ "SERVER_ERROR", K_ERROR },
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
+		if (kinds[i].name[0] == tok[0] && !strcmp(tok, kinds[i].name))
+			return kinds[i].k;
+	return K_OTHER;
+}
+
 /* Reply token i ended. */
 static void rep_token(struct side *s, uint32_t i, const char *tok, size_t len)
 {
 	if (i == 0) {
-		memcpy(s->first, tok, len + 1);
-		s->lenidx = !strcmp(tok, "VALUE") ? 3 : !strcmp(tok, "VA") ? 1 : 0;
+		s->kind = (uint8_t)rep_kind_of(tok);
+		s->lenidx = s->kind == K_VALUE ? 3 : s->kind == K_VA ? 1 : 0;
 		s->len = -1;
 	} else if (i == s->lenidx) {
 		s->len = parse_len(tok, len);
@@ -202,25 +217,19 @@ static void text_req_done(struct twp_mc *m)
 	}
 }
 
-static int is_error_line(const char *first)
-{
-	return !strcmp(first, "ERROR") || !strcmp(first, "CLIENT_ERROR") ||
-	       !strcmp(first, "SERVER_ERROR");
-}
-
 static void text_rep_done(struct twp_mc *m)
 {
 	struct side *s = &m->rep;
 	s->st = ST_START;
 	s->multi = 0;
-	if (!strcmp(s->first, "MN")) {
+	if (s->kind == K_MN) {
 		m->mn_r++;
 		m->after_rep = 0;
 		if (m->mn_r > m->mn_w)
 			m->flags |= F_ERROR;
 	} else {
 		m->after_rep++;
-		if ((m->flags & F_LOOSE && is_error_line(s->first)) ||
+		if ((m->flags & F_LOOSE && s->kind == K_ERROR) ||
 		    (text_settled(m) && m->after_rep > m->after_req))
 			m->flags |= F_ERROR; /* cannot tell whose reply it is */
 	}
@@ -262,7 +271,7 @@ static void rep_line_done(struct twp_mc *m)
 		s->st = s->len > 0 ? ST_DATA : ST_CR;
 		if (s->len < 0)
 			m->flags |= F_ERROR;
-	} else if (!strcmp(s->first, "STAT") || !strcmp(s->first, "ITEM")) {
+	} else if (s->kind == K_PART) {
 		s->st = ST_START;
 		s->multi = 1;
 	} else {
@@ -338,8 +347,7 @@ static void side_start(struct twp_mc *m, int out, uint8_t c)
 	}
 	memset(&s->l, 0, sizeof(s->l));
 	s->cmd = C_OTHER;
-	s->quiet = s->noreply = s->unsafe = s->lenidx = 0;
-	s->first[0] = '\0';
+	s->quiet = s->noreply = s->unsafe = s->lenidx = s->kind = 0;
 	s->st = ST_LINE;
 }
 

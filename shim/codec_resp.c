@@ -160,33 +160,39 @@ static void apply_effect(struct twp_resp *r, enum effect e)
 		r->flags |= set[e];
 }
 
+/* The request's name in one, and "NAME|SUB" in key when it has a second
+ * argument (else key is the name too). */
+static void req_names(const struct req *q, char *one, char *key)
+{
+	memcpy(one, q->name[0], q->nlen[0]);
+	one[q->nlen[0]] = '\0';
+	memcpy(key, one, q->nlen[0] + 1);
+	if (q->nlen[1] && q->nlen[1] <= NAME_MAX_LEN) {
+		key[q->nlen[0]] = '|';
+		memcpy(key + q->nlen[0] + 1, q->name[1], q->nlen[1]);
+		key[q->nlen[0] + 1 + q->nlen[1]] = '\0';
+	}
+}
+
 /* A whole request was written: number it, classify it by name. */
 static void req_done(struct twp_resp *r)
 {
 	struct req *q = &r->req;
 	char key[2 * NAME_MAX_LEN + 2], one[NAME_MAX_LEN + 1];
 	size_t ntab = sizeof(twp_resp_readonly) / sizeof(*twp_resp_readonly);
-	int known = q->nlen[0] && q->nlen[0] <= NAME_MAX_LEN && !q->quoted;
 
 	r->nreq++;
 	q->st = RQ_START;
-	if (!known) { /* unreadable name: it might be SELECT */
-		r->flags |= S_STICKY;
+	if (!q->nlen[0] || q->nlen[0] > NAME_MAX_LEN || q->quoted) {
+		r->flags |= S_STICKY; /* unreadable name: it might be SELECT */
 		r->last_unsafe = r->nreq;
 		return;
 	}
-	memcpy(one, q->name[0], q->nlen[0]);
-	one[q->nlen[0]] = '\0';
-	memcpy(key, one, q->nlen[0]);
-	key[q->nlen[0]] = '\0';
-	if (q->nlen[1] && q->nlen[1] <= NAME_MAX_LEN) {
-		key[q->nlen[0]] = '|';
-		memcpy(key + q->nlen[0] + 1, q->name[1], q->nlen[1]);
-		key[q->nlen[0] + 1 + q->nlen[1]] = '\0';
-	}
-	enum effect e = effect_of(key);
-	apply_effect(r, e != E_NONE ? e : effect_of(one));
-	if (!in_table(key, twp_resp_readonly, ntab) && !in_table(one, twp_resp_readonly, ntab))
+	req_names(q, one, key);
+	/* CLIENT is the only command whose subcommands the effects list. */
+	apply_effect(r, effect_of(strcmp(one, "CLIENT") ? one : key));
+	if (!in_table(one, twp_resp_readonly, ntab) &&
+	    (!strcmp(one, key) || !in_table(key, twp_resp_readonly, ntab)))
 		r->last_unsafe = r->nreq;
 }
 
@@ -357,16 +363,19 @@ static void rep_type(struct twp_resp *r, uint8_t c)
 	num_reset(&p->num);
 	p->cr = 0;
 	p->agg = c;
-	if (!c) /* strchr() would find the terminator */
-		r->flags |= S_ERROR;
-	else if (strchr("+-:,(#_", c))
+	switch (c) {
+	case '+': case '-': case ':': case ',': case '(': case '#': case '_':
 		p->st = RP_LINE;
-	else if (strchr("$!=", c))
+		break;
+	case '$': case '!': case '=':
 		p->st = RP_BLEN;
-	else if (strchr("*%~>|", c))
+		break;
+	case '*': case '%': case '~': case '>': case '|':
 		p->st = RP_ALEN;
-	else
+		break;
+	default:
 		r->flags |= S_ERROR;
+	}
 }
 
 /* An aggregate's length line ended. */
