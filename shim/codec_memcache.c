@@ -301,8 +301,8 @@ static void bin_done(struct twp_mc *m, int out)
 	struct side *s = out ? &m->req : &m->rep;
 	uint8_t op = s->hdr[1];
 	s->st = ST_START;
-	if (out && (op == 0x07 || op == 0x17)) {
-		m->flags |= F_QUIT;
+	if (out && (op == 0x07 || op == 0x17 || op == 0x21 || op == 0x22)) {
+		m->flags |= F_QUIT; /* quit, or SASL: a login stays on the connection */
 	} else if (out) {
 		if (!bin_replayable(op))
 			m->flags |= F_UNSAFE;

@@ -269,9 +269,11 @@ static size_t req_data(struct twp_resp *r, const uint8_t *p, size_t n)
 {
 	struct req *q = &r->req;
 	size_t k = (uint64_t)q->len < n ? (size_t)q->len : n;
-	if (q->argi <= 1)
-		for (size_t i = 0; i < k; i++)
+	if (q->argi <= 1) { /* past NAME_MAX_LEN + 1 bytes nothing is kept */
+		size_t room = (size_t)(NAME_MAX_LEN + 1 - q->nlen[q->argi]);
+		for (size_t i = 0; i < k && i < room; i++)
 			name_byte(q, q->argi, p[i]);
+	}
 	q->len -= (int64_t)k;
 	if (!q->len)
 		q->st = RQ_CR;

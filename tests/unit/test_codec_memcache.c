@@ -154,3 +154,14 @@ Test(codec_memcache, binary_quiet_settled_only_by_a_later_response)
 	struct mc_expect badmagic = { "response with a bad magic", TWP_MC_R_CONFUSED, 0 };
 	codec_run_events(&twp_codec_memcache, magic, 2, check, &badmagic);
 }
+
+Test(codec_memcache, binary_sasl_login_never_parked)
+{
+	char auth[24 + 5], ok[24];
+	bin_hdr(auth, 0x80, 0x21, 5, 5);
+	memcpy(auth + 24, "PLAIN", 5);
+	bin_hdr(ok, 0x81, 0x21, 0, 0);
+	struct codec_event ev[2] = { { 1, auth, 29 }, { 0, ok, 24 } };
+	struct mc_expect x = { "SASL auth answered", TWP_MC_R_QUIT, 0 };
+	codec_run_events(&twp_codec_memcache, ev, 2, check, &x);
+}

@@ -139,6 +139,10 @@ static const struct resp_case replay[] = {
 	{ { "ping is not flagged readonly", { ">PING\r\n" } }, TWP_RESP_R_DUE, 0, 0, 1 },
 	{ { "eval_ro", { ">EVAL_RO \"return 1\" 0\r\n" } }, TWP_RESP_R_DUE, 0, 1, 1 },
 	{ { "eval", { ">EVAL \"return 1\" 0\r\n" } }, TWP_RESP_R_DUE, 0, 0, 1 },
+	{ { "object with a long second argument", { ">*3\r\n$6\r\nOBJECT\r\n$30\r\n"
+			    "ENCODINGXXXXXXXXXXXXXXXXXXXXXX\r\n$1\r\nk\r\n" } }, TWP_RESP_R_DUE, 0, 0, 1 },
+	{ { "get with a long key", { ">*2\r\n$3\r\nGET\r\n$30\r\n"
+			    "012345678901234567890123456789\r\n" } }, TWP_RESP_R_DUE, 0, 1, 1 },
 	{ { "get with a key that looks like a subcommand", { ">GET |x\r\n" } },
 	  TWP_RESP_R_DUE, 0, 1, 1 },
 };
