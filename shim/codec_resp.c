@@ -126,10 +126,12 @@ static const struct effect_row effects[] = {
 	{ "CLIENT|TRACKING", E_STICKY },  { "DISCARD", E_ENDTX },
 	{ "EXEC", E_ENDTX },              { "HELLO", E_STICKY },
 	{ "MONITOR", E_UNFRAMED },        { "MULTI", E_MULTI },
-	{ "PSUBSCRIBE", E_UNFRAMED },     { "QUIT", E_QUIT },
+	{ "PSUBSCRIBE", E_UNFRAMED },     { "PSYNC", E_QUIT },
+	{ "QUIT", E_QUIT },
 	{ "READONLY", E_STICKY },         { "READWRITE", E_STICKY },
 	{ "RESET", E_RESET },             { "SELECT", E_STICKY },
 	{ "SSUBSCRIBE", E_UNFRAMED },     { "SUBSCRIBE", E_UNFRAMED },
+	{ "SYNC", E_QUIT }, /* the connection becomes a replication stream */
 	{ "UNWATCH", E_UNWATCH },         { "WATCH", E_WATCH },
 };
 

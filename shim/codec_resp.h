@@ -21,7 +21,7 @@
 #define TWP_RESP_R_DUE TWP_R_LAST_WRITE /* a reply is still due, or a request unfinished */
 #define TWP_RESP_R_SESSION TWP_R_STATE  /* session state changed: RESET first */
 #define TWP_RESP_R_CONFUSED TWP_R_ERROR /* protocol error, or a reply no request asked for */
-#define TWP_RESP_R_QUIT TWP_R_EOF       /* QUIT was sent: the server closes */
+#define TWP_RESP_R_QUIT TWP_R_EOF       /* QUIT (the server closes), SYNC, PSYNC */
 
 extern const struct twp_codec twp_codec_resp;
 

@@ -120,6 +120,7 @@ static const struct resp_case session[] = {
 	{ { "blpop still waiting", { ">BLPOP q 0\r\n" } }, TWP_RESP_R_DUE, 0, 0, 1 },
 	{ { "blpop answered", { ">BLPOP q 1\r\n", "<*-1\r\n" } }, TWP_R_NONE, 0, 1, 0 },
 	{ { "quit", { ">QUIT\r\n", "<" OK } }, TWP_RESP_R_QUIT, 0, 0, 0 },
+	{ { "psync", { ">PSYNC ? -1\r\n" } }, TWP_RESP_R_QUIT, 0, 0, 1 },
 	{ { "reset clears select", { ">SELECT 2\r\nRESET\r\n", "<" OK "+RESET\r\n" } },
 	  TWP_R_NONE, 0, 1, 0 },
 	{ { "name longer than any command", { ">ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n", "<-ERR\r\n" } },
