@@ -4,6 +4,7 @@
 
 #include "codec_resp.h"
 #include "codec_util.h"
+#include "redis_replies.h"
 #include "resp_readonly.h"
 
 #define GET "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
@@ -202,4 +203,43 @@ Test(codec_resp, readonly_table_sorted_and_sourced)
 		cr_expect_lt(strcmp(twp_resp_readonly[i - 1], twp_resp_readonly[i]), 0,
 			     "table sorted for bsearch: %s before %s", twp_resp_readonly[i - 1],
 			     twp_resp_readonly[i]);
+}
+
+static void check_capture(const void *st, const void *arg, const char *how)
+{
+	const struct redis_capture *c = arg;
+	static const enum twp_reason want[] = { [RC_NONE] = TWP_R_NONE,
+						[RC_SESSION] = TWP_RESP_R_SESSION,
+						[RC_QUIT] = TWP_RESP_R_QUIT };
+	enum twp_reason v = twp_codec_resp.verdict(st);
+	cr_expect_eq(v, want[c->verdict], "%s (%s): verdict %s, want %s", c->name, how,
+		     twp_reason_name(v), twp_reason_name(want[c->verdict]));
+	if (c->verdict != RC_QUIT && strncmp(c->name, "subscribe", 9))
+		cr_expect_eq(twp_resp_due(st), 0, "%s (%s): due %lld after every reply", c->name,
+			     how, twp_resp_due(st));
+}
+
+static void check_short(const void *st, const void *arg, const char *how)
+{
+	const struct redis_capture *c = arg;
+	cr_expect_neq(twp_codec_resp.verdict(st), TWP_R_NONE, "%s (%s): parked a reply short",
+		      c->name, how);
+	cr_expect(!twp_resp_needs_reset(st) || !strncmp(c->name, "subscribe", 9),
+		  "%s (%s): RESET offered with a reply half read", c->name, how);
+}
+
+Test(codec_resp, replies_captured_from_redis_server)
+{
+	size_t n = sizeof(redis_captures) / sizeof(*redis_captures);
+	cr_assert_gt(n, 20, "the captured table has %zu rows: regenerate it", n);
+	for (size_t i = 0; i < n; i++) {
+		const struct redis_capture *c = &redis_captures[i];
+		struct codec_event ev[2] = { { 1, c->req, strlen(c->req) },
+					     { 0, c->rep, strlen(c->rep) } };
+		cr_assert_gt(ev[1].n, 0, "%s: the server answered", c->name);
+		codec_run_events(&twp_codec_resp, ev, 2, check_capture, c);
+		ev[1].n--;
+		if (c->verdict != RC_QUIT)
+			codec_run_events(&twp_codec_resp, ev, 2, check_short, c);
+	}
 }
