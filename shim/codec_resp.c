@@ -27,7 +27,7 @@ enum req_state { RQ_START, RQ_COUNT, RQ_HDR, RQ_LEN, RQ_DATA, RQ_CR, RQ_LF, RQ_I
 
 struct req {
 	uint8_t st;
-	uint8_t quoted;   /* inline name in quotes: not read, assumed stateful */
+	uint8_t quoted;   /* inline, in quotes: bit 0 the name, bit 1 the next word */
 	uint8_t intoken;  /* inline: inside a token */
 	struct num num;
 	int64_t args;     /* bulk arguments left */
@@ -185,12 +185,15 @@ static void req_done(struct twp_resp *r)
 
 	r->nreq++;
 	q->st = RQ_START;
-	if (!q->nlen[0] || q->nlen[0] > NAME_MAX_LEN || q->quoted) {
-		r->flags |= S_STICKY; /* unreadable name: it might be SELECT */
+	int known = q->nlen[0] && q->nlen[0] <= NAME_MAX_LEN && !(q->quoted & 1);
+	if (known)
+		req_names(q, one, key);
+	/* A name not read (or CLIENT's subcommand in quotes) might be SELECT. */
+	if (!known || ((q->quoted & 2) && !strcmp(one, "CLIENT"))) {
+		r->flags |= S_STICKY;
 		r->last_unsafe = r->nreq;
 		return;
 	}
-	req_names(q, one, key);
 	/* CLIENT is the only command whose subcommands the effects list. */
 	apply_effect(r, effect_of(strcmp(one, "CLIENT") ? one : key));
 	if (!in_table(one, twp_resp_readonly, ntab) &&
@@ -223,8 +226,8 @@ static void req_inline(struct twp_resp *r, uint8_t c)
 	int space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
 	if (!space && !q->intoken) {
 		q->intoken = 1;
-		if (q->argi == 0 && (c == '"' || c == '\''))
-			q->quoted = 1;
+		if (q->argi <= 1 && (c == '"' || c == '\''))
+			q->quoted |= (uint8_t)(1 << q->argi);
 	} else if (space && q->intoken) {
 		q->intoken = 0;
 		q->argi++;
