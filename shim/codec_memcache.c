@@ -27,21 +27,21 @@ enum cmd { C_OTHER, C_STORE, C_UPDATE, C_GET, C_MG, C_MS, C_META, C_MN, C_END };
 enum rep_kind { K_OTHER, K_VALUE, K_VA, K_PART, K_MN, K_ERROR };
 
 struct line {
-	uint32_t ntok;        /* tokens ended so far */
+	uint32_t ntok; /* tokens ended so far */
 	uint8_t toklen, intok;
 	char tok[TOK_MAX + 1];
 };
 
 struct side {
 	uint8_t st;
-	uint8_t multi;        /* reply: inside VALUE/STAT...END */
+	uint8_t multi; /* reply: inside VALUE/STAT...END */
 	uint8_t nhdr;
 	uint8_t hdr[BIN_HDR];
 	struct line l;
-	int64_t len;          /* data or body bytes left; -1 before a length */
+	int64_t len; /* data or body bytes left; -1 before a length */
 	/* The line's meaning, filled as its tokens end. */
 	uint8_t cmd, quiet, noreply, unsafe, lenidx;
-	uint8_t kind;         /* reply: enum rep_kind of its first token */
+	uint8_t kind; /* reply: enum rep_kind of its first token */
 };
 
 enum { F_ERROR = 1, F_QUIT = 2, F_LOOSE = 4, F_UNSAFE = 8 };
@@ -54,7 +54,7 @@ struct twp_mc {
 	uint64_t after_req, after_rep; /* since the last mn written / MN read */
 	/* binary */
 	int64_t due;
-	uint64_t qafter;               /* quiet requests after the last non-quiet */
+	uint64_t qafter; /* quiet requests after the last non-quiet */
 };
 
 struct cmd_row {
@@ -63,15 +63,32 @@ struct cmd_row {
 };
 
 static const struct cmd_row cmds[] = {
-	{ "set", C_STORE },    { "add", C_STORE },     { "replace", C_STORE },
-	{ "append", C_STORE }, { "prepend", C_STORE }, { "cas", C_STORE },
-	{ "get", C_GET },      { "gets", C_GET },      { "gat", C_OTHER },
-	{ "gats", C_OTHER },   { "incr", C_UPDATE },   { "decr", C_UPDATE },
-	{ "delete", C_UPDATE }, { "touch", C_UPDATE }, { "flush_all", C_UPDATE },
-	{ "verbosity", C_UPDATE }, { "mg", C_MG },     { "ms", C_MS },
-	{ "md", C_META },      { "ma", C_META },       { "me", C_META },
-	{ "mn", C_MN },        { "quit", C_END },      { "shutdown", C_END },
-	{ "watch", C_END },    { "lru_crawler", C_END },
+	{ "set", C_STORE },
+	{ "add", C_STORE },
+	{ "replace", C_STORE },
+	{ "append", C_STORE },
+	{ "prepend", C_STORE },
+	{ "cas", C_STORE },
+	{ "get", C_GET },
+	{ "gets", C_GET },
+	{ "gat", C_OTHER },
+	{ "gats", C_OTHER },
+	{ "incr", C_UPDATE },
+	{ "decr", C_UPDATE },
+	{ "delete", C_UPDATE },
+	{ "touch", C_UPDATE },
+	{ "flush_all", C_UPDATE },
+	{ "verbosity", C_UPDATE },
+	{ "mg", C_MG },
+	{ "ms", C_MS },
+	{ "md", C_META },
+	{ "ma", C_META },
+	{ "me", C_META },
+	{ "mn", C_MN },
+	{ "quit", C_END },
+	{ "shutdown", C_END },
+	{ "watch", C_END },
+	{ "lru_crawler", C_END },
 };
 
 static enum cmd cmd_of(const char *tok)
@@ -119,9 +136,17 @@ static void req_token(struct side *s, uint32_t i, const char *tok, size_t len)
 
 static enum rep_kind rep_kind_of(const char *tok)
 {
-	static const struct { const char *name; enum rep_kind k; } kinds[] = {
-		{ "VALUE", K_VALUE }, { "VA", K_VA }, { "STAT", K_PART }, { "ITEM", K_PART },
-		{ "MN", K_MN }, { "ERROR", K_ERROR }, { "CLIENT_ERROR", K_ERROR },
+	static const struct {
+		const char *name;
+		enum rep_kind k;
+	} kinds[] = {
+		{ "VALUE", K_VALUE },
+		{ "VA", K_VA },
+		{ "STAT", K_PART },
+		{ "ITEM", K_PART },
+		{ "MN", K_MN },
+		{ "ERROR", K_ERROR },
+		{ "CLIENT_ERROR", K_ERROR },
 		{ "SERVER_ERROR", K_ERROR },
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++)
@@ -281,8 +306,7 @@ static void rep_line_done(struct twp_mc *m)
 
 static int bin_quiet(uint8_t op)
 {
-	return (op >= 0x11 && op <= 0x1a) || op == 0x09 || op == 0x0d || op == 0x1e ||
-	       op == 0x24;
+	return (op >= 0x11 && op <= 0x1a) || op == 0x09 || op == 0x0d || op == 0x1e || op == 0x24;
 }
 
 static int bin_replayable(uint8_t op)

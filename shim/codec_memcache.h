@@ -16,9 +16,9 @@
 #include "codec.h"
 
 /* The reasons verdict() gives, named once (see codec_resp.h). */
-#define TWP_MC_R_DUE TWP_R_LAST_WRITE   /* a reply may still come */
-#define TWP_MC_R_CONFUSED TWP_R_ERROR   /* unreadable, or a reply nobody asked for */
-#define TWP_MC_R_QUIT TWP_R_EOF         /* quit, shutdown, or a stream (watch) */
+#define TWP_MC_R_DUE TWP_R_LAST_WRITE /* a reply may still come */
+#define TWP_MC_R_CONFUSED TWP_R_ERROR /* unreadable, or a reply nobody asked for */
+#define TWP_MC_R_QUIT TWP_R_EOF       /* quit, shutdown, or a stream (watch) */
 
 extern const struct twp_codec twp_codec_memcache;
 

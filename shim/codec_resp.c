@@ -27,27 +27,27 @@ enum req_state { RQ_START, RQ_COUNT, RQ_HDR, RQ_LEN, RQ_DATA, RQ_CR, RQ_LF, RQ_I
 
 struct req {
 	uint8_t st;
-	uint8_t quoted;   /* inline, in quotes: bit 0 the name, bit 1 the next word */
-	uint8_t intoken;  /* inline: inside a token */
+	uint8_t quoted;  /* inline, in quotes: bit 0 the name, bit 1 the next word */
+	uint8_t intoken; /* inline: inside a token */
 	struct num num;
-	int64_t args;     /* bulk arguments left */
-	int64_t len;      /* bytes left in the current bulk */
-	uint32_t argi;    /* index of the current argument */
-	uint8_t nlen[2];  /* name and subcommand, uppercased */
+	int64_t args;    /* bulk arguments left */
+	int64_t len;     /* bytes left in the current bulk */
+	uint32_t argi;   /* index of the current argument */
+	uint8_t nlen[2]; /* name and subcommand, uppercased */
 	char name[2][NAME_MAX_LEN + 1];
 };
 
 enum rep_state { RP_TYPE, RP_LINE, RP_BLEN, RP_ALEN, RP_DATA, RP_CR, RP_LF };
 
 struct frame {
-	int64_t left;     /* values left in this aggregate */
-	uint8_t kind;     /* its type byte */
+	int64_t left; /* values left in this aggregate */
+	uint8_t kind; /* its type byte */
 };
 
 struct rep {
 	uint8_t st, cr;
-	uint8_t agg;      /* type byte of the aggregate whose length is read */
-	uint8_t top;      /* type byte of the current top-level value */
+	uint8_t agg; /* type byte of the aggregate whose length is read */
+	uint8_t top; /* type byte of the current top-level value */
 	uint8_t depth;
 	struct num num;
 	int64_t len;
@@ -56,10 +56,10 @@ struct rep {
 
 /* Session state a request may leave on the connection. */
 enum {
-	S_STICKY = 1,     /* SELECT, AUTH, HELLO, CLIENT SETNAME, ... */
-	S_MULTI = 2,      /* MULTI without EXEC or DISCARD */
-	S_WATCH = 4,      /* WATCH without UNWATCH, EXEC or DISCARD */
-	S_UNFRAMED = 8,   /* replies no longer one per request */
+	S_STICKY = 1,   /* SELECT, AUTH, HELLO, CLIENT SETNAME, ... */
+	S_MULTI = 2,    /* MULTI without EXEC or DISCARD */
+	S_WATCH = 4,    /* WATCH without UNWATCH, EXEC or DISCARD */
+	S_UNFRAMED = 8, /* replies no longer one per request */
 	S_QUIT = 16,
 	S_ERROR = 32,
 };
@@ -109,8 +109,7 @@ static int in_table(const char *key, const char *const *tab, size_t n)
 }
 
 /* What a command does to the session (beyond its reply). */
-enum effect { E_NONE, E_STICKY, E_MULTI, E_WATCH, E_ENDTX, E_UNWATCH, E_RESET,
-	      E_UNFRAMED, E_QUIT };
+enum effect { E_NONE, E_STICKY, E_MULTI, E_WATCH, E_ENDTX, E_UNWATCH, E_RESET, E_UNFRAMED, E_QUIT };
 
 struct effect_row {
 	const char *name;
@@ -119,20 +118,32 @@ struct effect_row {
 
 /* Sorted by strcmp; "CONTAINER|SUB" rows for subcommands. */
 static const struct effect_row effects[] = {
-	{ "ASKING", E_STICKY },           { "AUTH", E_STICKY },
-	{ "CLIENT|CACHING", E_STICKY },   { "CLIENT|NO-EVICT", E_STICKY },
-	{ "CLIENT|NO-TOUCH", E_STICKY },  { "CLIENT|REPLY", E_UNFRAMED },
-	{ "CLIENT|SETINFO", E_STICKY },   { "CLIENT|SETNAME", E_STICKY },
-	{ "CLIENT|TRACKING", E_STICKY },  { "DISCARD", E_ENDTX },
-	{ "EXEC", E_ENDTX },              { "HELLO", E_STICKY },
-	{ "MONITOR", E_UNFRAMED },        { "MULTI", E_MULTI },
-	{ "PSUBSCRIBE", E_UNFRAMED },     { "PSYNC", E_QUIT },
+	{ "ASKING", E_STICKY },
+	{ "AUTH", E_STICKY },
+	{ "CLIENT|CACHING", E_STICKY },
+	{ "CLIENT|NO-EVICT", E_STICKY },
+	{ "CLIENT|NO-TOUCH", E_STICKY },
+	{ "CLIENT|REPLY", E_UNFRAMED },
+	{ "CLIENT|SETINFO", E_STICKY },
+	{ "CLIENT|SETNAME", E_STICKY },
+	{ "CLIENT|TRACKING", E_STICKY },
+	{ "DISCARD", E_ENDTX },
+	{ "EXEC", E_ENDTX },
+	{ "HELLO", E_STICKY },
+	{ "MONITOR", E_UNFRAMED },
+	{ "MULTI", E_MULTI },
+	{ "PSUBSCRIBE", E_UNFRAMED },
+	{ "PSYNC", E_QUIT },
 	{ "QUIT", E_QUIT },
-	{ "READONLY", E_STICKY },         { "READWRITE", E_STICKY },
-	{ "RESET", E_RESET },             { "SELECT", E_STICKY },
-	{ "SSUBSCRIBE", E_UNFRAMED },     { "SUBSCRIBE", E_UNFRAMED },
+	{ "READONLY", E_STICKY },
+	{ "READWRITE", E_STICKY },
+	{ "RESET", E_RESET },
+	{ "SELECT", E_STICKY },
+	{ "SSUBSCRIBE", E_UNFRAMED },
+	{ "SUBSCRIBE", E_UNFRAMED },
 	{ "SYNC", E_QUIT }, /* the connection becomes a replication stream */
-	{ "UNWATCH", E_UNWATCH },         { "WATCH", E_WATCH },
+	{ "UNWATCH", E_UNWATCH },
+	{ "WATCH", E_WATCH },
 };
 
 static int cmp_row(const void *key, const void *elem)
@@ -149,15 +160,17 @@ static enum effect effect_of(const char *key)
 
 static void apply_effect(struct twp_resp *r, enum effect e)
 {
-	static const uint8_t set[] = { [E_STICKY] = S_STICKY, [E_MULTI] = S_MULTI,
-				       [E_WATCH] = S_WATCH, [E_UNFRAMED] = S_UNFRAMED,
+	static const uint8_t set[] = { [E_STICKY] = S_STICKY,
+				       [E_MULTI] = S_MULTI,
+				       [E_WATCH] = S_WATCH,
+				       [E_UNFRAMED] = S_UNFRAMED,
 				       [E_QUIT] = S_QUIT };
 	if (e == E_ENDTX)
-		r->flags &= (uint8_t)~(S_MULTI | S_WATCH);
+		r->flags &= (uint8_t) ~(S_MULTI | S_WATCH);
 	else if (e == E_UNWATCH)
 		r->flags &= (uint8_t)~S_WATCH;
 	else if (e == E_RESET) /* RESET's reply comes in order, like any other */
-		r->flags &= (uint8_t)~(S_STICKY | S_MULTI | S_WATCH);
+		r->flags &= (uint8_t) ~(S_STICKY | S_MULTI | S_WATCH);
 	else
 		r->flags |= set[e];
 }
@@ -371,13 +384,25 @@ static void rep_type(struct twp_resp *r, uint8_t c)
 	p->cr = 0;
 	p->agg = c;
 	switch (c) {
-	case '+': case '-': case ':': case ',': case '(': case '#': case '_':
+	case '+':
+	case '-':
+	case ':':
+	case ',':
+	case '(':
+	case '#':
+	case '_':
 		p->st = RP_LINE;
 		break;
-	case '$': case '!': case '=':
+	case '$':
+	case '!':
+	case '=':
 		p->st = RP_BLEN;
 		break;
-	case '*': case '%': case '~': case '>': case '|':
+	case '*':
+	case '%':
+	case '~':
+	case '>':
+	case '|':
 		p->st = RP_ALEN;
 		break;
 	default:
@@ -491,14 +516,14 @@ static void resp_bytes(void *state, int out, const struct iovec *iov, int cnt, s
 		size_t len = iov[i].iov_len < n ? iov[i].iov_len : n;
 		n -= len;
 		for (size_t off = 0; off < len && !(r->flags & S_ERROR);)
-			off += out ? req_step(r, p + off, len - off) : rep_step(r, p + off, len - off);
+			off += out ? req_step(r, p + off, len - off)
+				   : rep_step(r, p + off, len - off);
 	}
 }
 
 static int framed_idle(const struct twp_resp *r)
 {
-	return r->req.st == RQ_START && r->rep.st == RP_TYPE && !r->rep.depth &&
-	       r->nrep == r->nreq;
+	return r->req.st == RQ_START && r->rep.st == RP_TYPE && !r->rep.depth && r->nrep == r->nreq;
 }
 
 static enum twp_reason resp_verdict(const void *state)
@@ -536,8 +561,7 @@ static int resp_replayable(const void *state)
 	const struct twp_resp *r = state;
 	/* A fresh connection would lack the session state the request expects. */
 	return !(r->flags & (S_ERROR | S_QUIT | S_UNFRAMED | S_STICKY | S_MULTI | S_WATCH)) &&
-	       r->req.st == RQ_START &&
-	       r->last_unsafe <= r->nrep;
+	       r->req.st == RQ_START && r->last_unsafe <= r->nrep;
 }
 
 const struct twp_codec twp_codec_resp = {

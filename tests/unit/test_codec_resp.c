@@ -49,7 +49,8 @@ static const struct resp_case framing[] = {
 			       "<_\r\n#t\r\n,1.5\r\n(12345678901234567890\r\n"
 			       "=15\r\ntxt:Some string\r\n!9\r\nERR x y z\r\n$-1\r\n" } },
 	  TWP_R_NONE, 0, 1, 0 },
-	{ { "resp3 map and set", { ">" GET GET, "<%2\r\n+a\r\n:1\r\n+b\r\n~1\r\n+c\r\n~2\r\n+d\r\n+e\r\n" } },
+	{ { "resp3 map and set",
+	    { ">" GET GET, "<%2\r\n+a\r\n:1\r\n+b\r\n~1\r\n+c\r\n~2\r\n+d\r\n+e\r\n" } },
 	  TWP_R_NONE, 0, 1, 0 },
 	{ { "map one value short", { ">" GET, "<%2\r\n+a\r\n:1\r\n+b\r\n" } }, TWP_RESP_R_DUE, 0, 1, 1 },
 	{ { "push is no reply", { ">" GET, "<>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n" } },
