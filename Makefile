@@ -97,8 +97,8 @@ $(BUILD)/deepbind-runpath/libtwpdeep.so: $(BUILD)/deepbind-lib.so
 	mkdir -p $(@D) && cp $< $@
 
 # Benchmark programs: scripts/bench runs them from $(BUILD) (make bench, and
-# the suite's short run); bench-pool links the pool code directly.
-BENCH_PROGS = $(BUILD)/bench-io $(BUILD)/bench-pool
+# the suite's short run); bench-pool and bench-codec link shim code directly.
+BENCH_PROGS = $(BUILD)/bench-io $(BUILD)/bench-pool $(BUILD)/bench-codec
 .PHONY: bench-progs
 bench-progs: $(BENCH_PROGS)
 test: bench-progs
@@ -107,6 +107,9 @@ $(BUILD)/bench-io: tests/progs/bench-io.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 $(BUILD)/bench-pool: tests/progs/bench-pool.c $(INT_OBJ)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
+
+$(BUILD)/bench-codec: tests/progs/bench-codec.c $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ)
