@@ -197,12 +197,15 @@ struct outcome {
 	char *stats; /* the stats file at exit */
 };
 
-/* Runs http-client.py with args under the shim, target port with /http. */
+/* Runs http-client.py with args under the shim, target port with /http
+ * (TWPOOL_TEST_HTTP_SUFFIX="" runs the same against an older shim that
+ * knows no protocols, to see each hazard happen there). */
 static struct outcome client(int port, const char *args)
 {
 	char *stats = h_tmp(fmt("client-%d.prom", port));
-	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d/http", port), fmt("TWPOOL_STATS=%s", stats),
-			NULL };
+	const char *suffix = getenv("TWPOOL_TEST_HTTP_SUFFIX");
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d%s", port, suffix ? suffix : "/http"),
+			fmt("TWPOOL_STATS=%s", stats), NULL };
 	char *argv[] = { "sh", "-c", fmt("exec python3 '%s/tests/progs/http-client.py' %s", h_src(), args),
 			 NULL };
 	struct h_run r;
