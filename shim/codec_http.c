@@ -13,13 +13,12 @@ enum st {
 	ST_CEXT,      /* a chunk's extensions, up to the end of its line */
 	ST_CDATA,     /* len bytes of chunk data left */
 	ST_CDATA_END, /* the CRLF after chunk data */
-	ST_TRAILER,   /* trailer lines (n 0: at the start of a line) */
 	ST_OPAQUE,    /* bytes the codec does not frame: a tunnel, or lost */
 };
 
 enum flag {
 	F_CL = 1, F_TE = 2, F_CHUNKED = 4, F_CLOSE = 8, F_KEEPALIVE = 16,
-	F_UPGRADE = 32, F_IDEM = 64,
+	F_UPGRADE = 32, F_IDEM = 64, F_TRAILERS = 128, /* the fields are trailers */
 };
 
 enum hdr { H_OTHER, H_CL, H_TE, H_CONNECTION, H_UPGRADE, H_IDEM };
@@ -130,7 +129,7 @@ static int request_line(struct twp_http *h, struct twp_http_msg *m)
 static int request_line_byte(struct twp_http *h, struct twp_http_msg *m, unsigned char c)
 {
 	if (c == '\n')
-		return m->pos ? request_line(h, m) : 0; /* empty lines before it: ignored */
+		return request_line(h, m);
 	if (c == ' ') {
 		if (m->pos == 0 || ++m->spaces > 2)
 			return lost(h, m);
@@ -148,8 +147,6 @@ static int request_line_byte(struct twp_http *h, struct twp_http_msg *m, unsigne
 /* "HTTP/1.x SSS reason": checked as it comes, position by position. */
 static int status_line_byte(struct twp_http *h, struct twp_http_msg *m, unsigned char c)
 {
-	if (h->sent == h->done) /* a response nobody asked for */
-		return lost(h, m);
 	if (c == '\n') {
 		if (m->pos < 12)
 			return lost(h, m);
@@ -188,7 +185,7 @@ static int parse_length(struct twp_http_msg *m, uint64_t *len)
 static void each_token(struct twp_http_msg *m, void (*fn)(struct twp_http_msg *, const char *, size_t))
 {
 	const char *p = m->buf, *end = m->buf + m->n;
-	while (p < end) {
+	for (;;) { /* empty elements too: "a,", ",a" and "" have one */
 		const char *comma = memchr(p, ',', (size_t)(end - p)), *e = comma ? comma : end;
 		const char *b = p;
 		while (b < e && (*b == ' ' || *b == '\t'))
@@ -197,7 +194,9 @@ static void each_token(struct twp_http_msg *m, void (*fn)(struct twp_http_msg *,
 		while (t > b && (t[-1] == ' ' || t[-1] == '\t'))
 			t--;
 		fn(m, b, (size_t)(t - b));
-		p = e + 1;
+		if (!comma)
+			return;
+		p = comma + 1;
 	}
 }
 
@@ -214,11 +213,12 @@ static void connection_token(struct twp_http_msg *m, const char *tok, size_t n)
 		m->flags |= F_KEEPALIVE;
 }
 
-/* Transfer codings apply in order: the last one decides the framing. */
+/* Transfer codings apply in order: the last one decides the framing. An
+ * empty element counts as a coding that is not chunked: http_parser reads
+ * "chunked," so. */
 static void coding_token(struct twp_http_msg *m, const char *tok, size_t n)
 {
-	if (n)
-		m->flags = (uint8_t)((m->flags & ~F_CHUNKED) | (is(tok, n, "chunked") ? F_CHUNKED : 0));
+	m->flags = (uint8_t)((m->flags & ~F_CHUNKED) | (is(tok, n, "chunked") ? F_CHUNKED : 0));
 }
 
 static int content_length(struct twp_http *h, struct twp_http_msg *m)
@@ -234,11 +234,13 @@ static int content_length(struct twp_http *h, struct twp_http_msg *m)
 /* A header line ended: what it says about the message's framing. */
 static int header_done(struct twp_http *h, struct twp_http_msg *m)
 {
-	while (m->n && m->n <= TWP_HTTP_TOKEN && (m->buf[m->n - 1] == ' ' || m->buf[m->n - 1] == '\t'))
+	while (m->n && m->n <= TWP_HTTP_TOKEN && m->buf[m->n - 1] == ' ')
 		m->n--;
 	int framing = m->hdr == H_CL || m->hdr == H_TE || m->hdr == H_CONNECTION;
-	if (framing && m->n > TWP_HTTP_TOKEN)
-		return lost(h, m);
+	/* Framing fields are not allowed in trailers (RFC 9110 6.5.1); parsers
+	 * differ on what one there means (http_parser lets it undo chunked). */
+	if (framing && (m->n > TWP_HTTP_TOKEN || m->flags & F_TRAILERS || memchr(m->buf, '\t', m->n)))
+		return lost(h, m); /* a tab inside: http_parser rejects what RFC 9110 allows */
 	if (m->hdr == H_CL && content_length(h, m) < 0)
 		return -1;
 	if (m->hdr == H_TE) {
@@ -265,11 +267,12 @@ static enum hdr header_of(const struct twp_http_msg *m)
 }
 
 static int end_of_headers(struct twp_http *h, struct twp_http_msg *m, int resp);
+static int message_done(struct twp_http *h, struct twp_http_msg *m, int resp);
 
 static int name_byte(struct twp_http *h, struct twp_http_msg *m, int resp, unsigned char c)
 {
 	if (c == '\n' && m->n == 0)
-		return end_of_headers(h, m, resp);
+		return m->flags & F_TRAILERS ? message_done(h, m, resp) : end_of_headers(h, m, resp);
 	if (c == ':' && m->n > 0) {
 		m->hdr = (uint8_t)header_of(m);
 		m->st = ST_VALUE;
@@ -286,8 +289,6 @@ static int value_byte(struct twp_http *h, struct twp_http_msg *m, unsigned char 
 {
 	if (c == '\n')
 		return header_done(h, m);
-	if ((c < 0x20 && c != '\t') || c == 0x7f)
-		return lost(h, m);
 	if (m->hdr != H_OTHER && (m->n || (c != ' ' && c != '\t')))
 		keep_byte(m, lower(c));
 	return 0;
@@ -362,6 +363,10 @@ static int response_headers(struct twp_http *h, struct twp_http_msg *m)
 		m->st = ST_OPAQUE;
 		return 0;
 	}
+	/* 1xx and 204 have no content (RFC 9110 15.2, 15.3.5): framing that
+	 * says otherwise is a peer the codec does not trust to frame the rest. */
+	if ((m->status / 100 == 1 || m->status == 204) && (m->flags & F_TE || m->len))
+		return lost(h, m);
 	if (m->status / 100 == 1) { /* interim: the final response follows */
 		next_message(m);
 		return 0;
@@ -391,7 +396,8 @@ static int chunk_size_done(struct twp_http *h, struct twp_http_msg *m)
 {
 	if (!m->n)
 		return lost(h, m);
-	m->st = m->len ? ST_CDATA : ST_TRAILER;
+	m->st = m->len ? ST_CDATA : ST_NAME; /* after the last chunk: trailer fields */
+	m->flags |= m->len ? 0 : F_TRAILERS;
 	m->n = 0;
 	return 0;
 }
@@ -408,30 +414,46 @@ static int chunk_size_byte(struct twp_http *h, struct twp_http_msg *m, unsigned 
 		m->n = 1;
 		return 0;
 	}
-	if (m->st == ST_CSIZE && c != ';' && c != ' ' && c != '\t')
+	if (m->st == ST_CSIZE && c != ';' && c != ' ')
 		return lost(h, m);
 	m->st = ST_CEXT;
 	return 0;
 }
 
-static int trailer_byte(struct twp_http *h, struct twp_http_msg *m, int resp, unsigned char c)
+/* Chunk data ends with CRLF exactly: a bare LF here is read two ways
+ * (http_parser takes any two bytes), so it is not trusted. */
+static int chunk_end_byte(struct twp_http *h, struct twp_http_msg *m, unsigned char c)
 {
-	if (c == '\n' && m->n == 0)
-		return message_done(h, m, resp);
-	m->n = c != '\n';
+	if (!m->cr && c == '\r') {
+		m->cr = 1;
+		return 0;
+	}
+	if (!m->cr || c != '\n')
+		return lost(h, m);
+	m->cr = 0;
+	m->st = ST_CSIZE;
 	return 0;
 }
 
 /* One byte of a line-shaped part of a message (not a body). */
 static int line_byte(struct twp_http *h, struct twp_http_msg *m, int resp, unsigned char c)
 {
-	if (m->cr && c != '\n')
+	if (m->st == ST_CDATA_END)
+		return chunk_end_byte(h, m, c);
+	if (!resp && twp_http_idle(m) && (c == '\r' || c == '\n'))
+		return 0; /* empty lines before a request are ignored (RFC 9112 2.2) */
+	if (resp && twp_http_idle(m) && h->sent == h->done)
+		return lost(h, m); /* a response nobody asked for */
+	int crlf = m->cr;
+	if (crlf && c != '\n')
 		return lost(h, m);
 	m->cr = 0;
 	if (c == '\r') {
 		m->cr = 1;
 		return 0;
 	}
+	if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+		return lost(h, m); /* no control bytes in a line (RFC 9110 5.5) */
 	switch (m->st) {
 	case ST_LINE:
 		return resp ? status_line_byte(h, m, c) : request_line_byte(h, m, c);
@@ -440,15 +462,10 @@ static int line_byte(struct twp_http *h, struct twp_http_msg *m, int resp, unsig
 	case ST_VALUE:
 		return value_byte(h, m, c);
 	case ST_CSIZE:
-	case ST_CEXT:
-		return chunk_size_byte(h, m, c);
-	case ST_CDATA_END:
-		if (c != '\n')
-			return lost(h, m);
-		m->st = ST_CSIZE;
-		return 0;
+	case ST_CEXT: /* CRLF exactly: http_parser reads a bare LF as an extension */
+		return c == '\n' && !crlf ? lost(h, m) : chunk_size_byte(h, m, c);
 	default:
-		return trailer_byte(h, m, resp, c);
+		return lost(h, m);
 	}
 }
 
