@@ -77,6 +77,11 @@ int twp_http_idle(const struct twp_http_msg *m)
 	return m->st == ST_LINE && m->pos == 0 && !m->cr;
 }
 
+int twp_http_following(const struct twp_http_msg *m)
+{
+	return m->st != ST_OPAQUE;
+}
+
 static void keep_byte(struct twp_http_msg *m, unsigned char c)
 {
 	if (m->n < TWP_HTTP_TOKEN)
@@ -114,7 +119,8 @@ static int version_of(uint64_t win)
 static int request_line(struct twp_http *h, struct twp_http_msg *m)
 {
 	int minor = version_of(m->win);
-	if (m->spaces != 2 || minor < 0 || h->sent - h->done >= TWP_HTTP_PIPELINE)
+	if (m->spaces != 2 || m->pos - m->len != 8 || minor < 0 ||
+	    h->sent - h->done >= TWP_HTTP_PIPELINE)
 		return lost(h, m);
 	m->minor = (uint8_t)minor;
 	m->method = (uint8_t)method_of(m);
@@ -123,6 +129,7 @@ static int request_line(struct twp_http *h, struct twp_http_msg *m)
 	h->sent++;
 	m->st = ST_NAME;
 	m->n = 0;
+	m->len = 0;
 	return 0;
 }
 
@@ -133,6 +140,7 @@ static int request_line_byte(struct twp_http *h, struct twp_http_msg *m, unsigne
 	if (c == ' ') {
 		if (m->pos == 0 || ++m->spaces > 2)
 			return lost(h, m);
+		m->len = m->pos + 1; /* where the version starts, if this is the last space */
 	} else if (c < 0x21 || c == 0x7f || (m->spaces == 0 && !tchar(c))) {
 		return lost(h, m);
 	} else if (m->spaces == 0) {

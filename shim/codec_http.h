@@ -36,7 +36,8 @@ struct twp_http_msg {
 	uint16_t status; /* response: the status code */
 	uint32_t pos;    /* bytes of the start line so far */
 	uint64_t win;    /* the last 8 bytes of the start line */
-	uint64_t len;    /* Content-Length, then body or chunk bytes left */
+	uint64_t len;    /* Content-Length, then body or chunk bytes left;
+			  * in a request line, where its last word starts */
 	char buf[TWP_HTTP_TOKEN];
 };
 
@@ -53,5 +54,8 @@ extern const struct twp_codec twp_codec_http __attribute__((visibility("hidden")
 
 /* 1 when m stands between two messages. */
 int twp_http_idle(const struct twp_http_msg *m);
+
+/* 1 while the codec still follows m's framing (not lost, not a tunnel). */
+int twp_http_following(const struct twp_http_msg *m);
 
 #endif

@@ -113,8 +113,7 @@ static void check_response(const struct twp_http *h, const struct oracle *o, int
 
 static void check_requests(const struct twp_http *h, const struct oracle *o, int ok)
 {
-	int following = !h->never || h->never == TWP_R_SERVER_CLOSE;
-	if (!following || !ok)
+	if (!twp_http_following(&h->req) || !ok)
 		return;
 	int between = o->begun == o->finals;
 	if (twp_http_idle(&h->req) != between)

@@ -158,6 +158,7 @@ ParameterizedTestParameters(codec_http, framing)
 		  "", TWP_R_PROTOCOL, 1 },
 		{ "a 204 with a length", GET, "HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n",
 		  "", "", TWP_R_PROTOCOL, 1 },
+		{ "a version with a prefix", "GET / XHTTP/1.1\r\n\r\n", "", "", "", TWP_R_PROTOCOL, 0 },
 		{ "empty lines before a request", "\r\n\n" GET, OK0, "", "", TWP_R_NONE, 1 },
 		{ "a framing value too long to read", GET,
 		  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, gzip, gzip, gzip, gzip, gzip, gzip, chunked\r\n\r\n",
