@@ -101,12 +101,19 @@ def fetch(url):
         return r.body(fields)
 
 
-def serve_proxy(conn, reader, path):
+def requests(reader):
+    """Each request on the connection: (method, target, fields); its body,
+    if it has one, is left for the caller to read."""
     while True:
         req = reader.head()
         if req is None:
             return
         (method, target, _), fields = req
+        yield method, target, fields
+
+
+def serve_proxy(conn, reader, path):
+    for method, target, fields in requests(reader):
         if method == "CONNECT":
             log(path, "CONNECT " + target)
             return tunnel(conn, reader, target)
@@ -116,11 +123,7 @@ def serve_proxy(conn, reader, path):
 
 
 def serve_actclose(conn, reader, path):
-    while True:
-        req = reader.head()
-        if req is None:
-            return
-        (method, _, _), fields = req
+    for method, _, fields in requests(reader):
         if reader.body(fields) is None:
             return
         if method == "POST":
@@ -130,7 +133,7 @@ def serve_actclose(conn, reader, path):
 
 
 def serve_tls(conn, reader, path):
-    while reader.head() is not None:
+    for _ in requests(reader):
         reply(conn, b"200 OK", b"tls-ok\n")
 
 
