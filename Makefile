@@ -73,7 +73,11 @@ $(BUILD)/cmd/%.o: cmd/%.c
 
 -include $(CMD_OBJ:.o=.d)
 
-$(CMD): $(CMD_OBJ) $(BUILD)/obj/config.o $(BUILD)/obj/key.o
+# The command judges its options with the shim's own parser, which knows
+# the protocols' codecs by name.
+CMD_SHIM_OBJ = $(addprefix $(BUILD)/obj/,config.o key.o codec.o codec_http.o codec_resp.o \
+	codec_memcache.o reason.o)
+$(CMD): $(CMD_OBJ) $(CMD_SHIM_OBJ)
 	$(CC) $(BASE_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lm
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj

@@ -15,7 +15,8 @@
 
 #define TWPOOL_VERSION "0.1.0"
 
-/* Comma-separated allow-list of targets. Entries:
+/* Comma-separated allow-list of targets. Entries, each optionally followed
+ * by /PROTOCOL (below):
  *   1.2.3.4:6379    an IPv4 address (IPv4-mapped IPv6 connects match it too)
  *   [::1]:6379      an IPv6 address
  *   name:6379       a host name; every address it resolves to matches.
@@ -25,7 +26,15 @@
  *                   60 s after a success) and, until one succeeds, passes
  *                   through unpooled
  *   *:6379          any address on that port
- * Unset or empty: the shim passes every call through untouched. */
+ * Protocols: raw (the default) judges a connection clean by the shape of
+ * the program's calls: it wrote, it read, and its last call was a read.
+ * http (HTTP/1.x) follows each request and response to its last byte: a
+ * connection is parked only when every request has its complete response
+ * read by the program and the server keeps it alive; CONNECT and Upgrade
+ * make it the program's for good; only GET, HEAD, OPTIONS, TRACE or a
+ * request with an Idempotency-Key or X-Idempotency-Key header is replayed.
+ * redis, memcache and mysql are accepted and follow the raw rules until
+ * their codecs come. Any other name is a configuration error.  * Unset or empty: the shim passes every call through untouched. */
 #define TWPOOL_ENV_TARGETS "TWPOOL_TARGETS"
 #define TWPOOL_MAX_TARGETS 64 /* entries in TWPOOL_TARGETS */
 
@@ -125,6 +134,13 @@
  *   inflight      another thread was still inside a call on it at close()
  *   blind         bytes went through a call its protocol codec cannot read
  *                 (sendfile, splice, sendmmsg, recvmmsg, copy_file_range)
+ *   partial       by its protocol, a request or its reply was not complete
+ *   protocol      bytes its protocol's codec cannot frame (not that
+ *                 protocol, malformed, a reply nobody asked for, TLS)
+ *   tunnel        it became the program's for good (HTTP CONNECT, Upgrade)
+ *   server_close  the server said it closes the connection (HTTP
+ *                 Connection: close, HTTP/1.0 without keep-alive, a body
+ *                 that ends at the close)
  */
 
 #endif /* TWPOOL_H */

@@ -19,13 +19,23 @@
 
 struct twp_codec {
 	const char *name;
-	size_t state_size; /* allocated with the connection, zeroed per use */
+	/* Allocated with the connection and zeroed at each handout: all
+	 * zeroes is a connection with nothing sent yet. */
+	size_t state_size;
 	/* The program wrote (out) or read (!out) these n bytes of iov. */
 	void (*bytes)(void *state, int out, const struct iovec *iov, int cnt, size_t n);
 	/* Why the connection may not be parked now, or TWP_R_NONE. */
 	enum twp_reason (*verdict)(const void *state);
-	/* 1 when the bytes written since the last reply may be sent again. */
+	/* 1 when the bytes written since the handout may be sent again. */
 	int (*replayable)(const void *state);
 };
+
+/* The protocol names TWPOOL_TARGETS accepts after a '/', for messages. */
+#define TWP_CODEC_NAMES "raw, http, redis, memcache or mysql"
+
+/* The codec of a protocol name of TWPOOL_TARGETS: 0 with *out set (NULL:
+ * the call-shape rules, for "raw" and for the protocols whose codec is
+ * still to come), or -1 for a name this version does not know. */
+int twp_codec_by_name(const char *name, const struct twp_codec **out);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "config.h"
 
 #define MS_MAX 86400000u /* one day: the largest timeout accepted */
@@ -97,11 +98,17 @@ static int valid_hostname(const char *s)
 	return 1;
 }
 
-/* One allow-list entry: "1.2.3.4:P", "[v6]:P", "*:P" or "name:P". */
+/* One allow-list entry: "1.2.3.4:P", "[v6]:P", "*:P" or "name:P", each
+ * optionally followed by "/PROTOCOL". -ENOPROTOOPT: the protocol is unknown. */
 static int parse_spec(char *tok, struct twp_spec *sp)
 {
-	char *host = tok, *colon;
+	char *host = tok, *colon, *slash = strchr(tok, '/');
 	memset(sp, 0, sizeof(*sp));
+	if (slash) {
+		*slash = '\0';
+		if (twp_codec_by_name(slash + 1, &sp->codec) < 0)
+			return -ENOPROTOOPT;
+	}
 	if (*tok == '[') {
 		char *end = strchr(tok, ']');
 		if (!end || end[1] != ':')
@@ -164,9 +171,15 @@ static int parse_targets(struct twp_config *c, const char *val, char *err, size_
 		}
 		char copy[300];
 		snprintf(copy, sizeof(copy), "%s", tok);
-		if (strlen(tok) >= sizeof(copy) || parse_spec(tok, &c->specs[c->nspecs])) {
-			snprintf(err, errlen, "TWPOOL_TARGETS: bad entry '%.128s' (expected HOST:PORT, [IPV6]:PORT or *:PORT)",
-				 copy);
+		int bad = strlen(tok) >= sizeof(copy) ? -EINVAL : parse_spec(tok, &c->specs[c->nspecs]);
+		if (bad == -ENOPROTOOPT) {
+			snprintf(err, errlen, "TWPOOL_TARGETS: unknown protocol in entry '%.128s' (expected %s)",
+				 copy, TWP_CODEC_NAMES);
+			return -EINVAL;
+		}
+		if (bad) {
+			snprintf(err, errlen, "TWPOOL_TARGETS: bad entry '%.128s' (expected HOST:PORT, "
+				 "[IPV6]:PORT or *:PORT, each with an optional /PROTOCOL)", copy);
 			return -EINVAL;
 		}
 		c->nspecs++;

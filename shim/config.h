@@ -8,6 +8,8 @@
 #include "key.h"
 #include "twpool.h"
 
+struct twp_codec;
+
 enum twp_spec_kind { TWP_SPEC_ADDR, TWP_SPEC_ANY, TWP_SPEC_NAME };
 
 #define TWP_NAME_MAX 254 /* longest DNS name */
@@ -17,6 +19,7 @@ struct twp_spec {
 	uint16_t port;           /* network byte order */
 	struct twp_key key;      /* TWP_SPEC_ADDR */
 	char name[TWP_NAME_MAX]; /* TWP_SPEC_NAME */
+	const struct twp_codec *codec; /* from the /PROTOCOL suffix; NULL: raw */
 };
 
 enum twp_loglevel { TWP_LOG_ERROR, TWP_LOG_WARN, TWP_LOG_INFO, TWP_LOG_DEBUG };

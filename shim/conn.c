@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "codec.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -26,11 +27,17 @@ static uint64_t lifetime_deadline(uint64_t now)
 	return now + life - (uint64_t)((unsigned)rand() % (life / 10 + 1));
 }
 
-struct twp_conn *twp_conn_new(struct twp_target *t, const struct sockaddr *sa, socklen_t len)
+struct twp_conn *twp_conn_new(struct twp_target *t, const struct twp_codec *codec,
+			      const struct sockaddr *sa, socklen_t len)
 {
 	struct twp_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	if (codec && !(c->codec_state = calloc(1, codec->state_size))) {
+		free(c);
+		return NULL;
+	}
+	c->codec = codec;
 	c->fd = -1;
 	c->family = sa->sa_family;
 	c->target = t;
@@ -49,6 +56,8 @@ void twp_conn_begin_use(struct twp_conn *c)
 	c->gen = atomic_load(&spawn_gen);
 	c->kept.n = 0;
 	c->written = 0;
+	if (c->codec)
+		memset(c->codec_state, 0, c->codec->state_size);
 	twp_count(&c->target->n.reused);
 }
 

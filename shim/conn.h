@@ -51,12 +51,13 @@ struct twp_conn {
 	struct twp_conn *prev, *next; /* idle list links */
 };
 
-/* A connection the program is connecting to t at sa (fd -1, one use);
- * NULL when out of memory. */
-struct twp_conn *twp_conn_new(struct twp_target *t, const struct sockaddr *sa, socklen_t len);
+/* A connection the program is connecting to t at sa (fd -1, one use),
+ * read by codec (NULL: the call-shape rules); NULL when out of memory. */
+struct twp_conn *twp_conn_new(struct twp_target *t, const struct twp_codec *codec,
+			      const struct sockaddr *sa, socklen_t len);
 
 /* c, from the pool, is handed to the program again: counts the reuse and
- * forgets the last use's bytes. */
+ * forgets the last use's bytes (its codec starts afresh). */
 void twp_conn_begin_use(struct twp_conn *c);
 
 /* 1 when a process was made since c was handed out (it may share c). */

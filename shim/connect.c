@@ -179,15 +179,16 @@ static int is_plain_tcp(int fd)
 	return ok;
 }
 
-/* A real connect to t: the connection is tracked from now on. */
+/* A real connect to t: the connection is tracked from now on, read by
+ * the codec of the allow-list entry that matched. */
 static int connect_fresh(int fd, struct twp_slot *s, struct twp_target *t,
-			 const struct sockaddr *sa, socklen_t len)
+			 const struct twp_codec *codec, const struct sockaddr *sa, socklen_t len)
 {
 	int r = twp_real.connect(fd, sa, len), saved = errno;
 	if (r < 0 && errno != EINPROGRESS && errno != EINTR)
 		return r;
 	uint32_t fdflags = fd_flags(fd, atomic_load(&s->st));
-	struct twp_conn *c = fdflags ? twp_conn_new(t, sa, len) : NULL;
+	struct twp_conn *c = fdflags ? twp_conn_new(t, codec, sa, len) : NULL;
 	if (c) {
 		c->opts = s->opts;
 		s->opts = NULL;
@@ -214,9 +215,10 @@ static int dissolve(int fd, struct twp_slot *s, const struct sockaddr *sa, sockl
 	return r;
 }
 
-/* connect() of a SOCK fd (or one the shim never saw) to target k. */
+/* connect() of a SOCK fd (or one the shim never saw) to target k, which
+ * allow-list entry sp matched. */
 static int connect_target(int fd, struct twp_slot *s, uint32_t st, const struct twp_key *k,
-			  const struct sockaddr *sa, socklen_t len)
+			  const struct twp_spec *sp, const struct sockaddr *sa, socklen_t len)
 {
 	if (st & TWP_S_NOPOOL || (twp_kind(st) != TWP_FD_SOCK && !is_plain_tcp(fd))) {
 		twp_slot_reset(s); /* bound, odd options, or not TCP: untouched */
@@ -235,7 +237,7 @@ static int connect_target(int fd, struct twp_slot *s, uint32_t st, const struct 
 	}
 	if (c)
 		twp_conn_discard(c, TWP_R_ERROR);
-	return connect_fresh(fd, s, t, sa, len);
+	return connect_fresh(fd, s, t, sp->codec, sa, len);
 }
 
 int twp_connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -245,7 +247,9 @@ int twp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return twp_real.connect(fd, sa, len);
 	struct twp_key k;
 	uint32_t st = atomic_load(&s->st);
-	int target = twp_key_from_sockaddr(&k, sa, len) == 0 && twp_targets_match(&twp_cfg, &k);
+	const struct twp_spec *sp = twp_key_from_sockaddr(&k, sa, len) == 0
+		? twp_targets_find(&twp_cfg, &k) : NULL;
+	int target = sp != NULL;
 	if (twp_parked_ebadf(st) < 0)
 		return -1;
 	if (twp_kind(st) == TWP_FD_PROVISIONAL) {
@@ -264,5 +268,5 @@ int twp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return dissolve(fd, s, sa, len);
 	if (!target || twp_kind(st) == TWP_FD_TRACKED || twp_kind(st) == TWP_FD_PRIVATE)
 		return twp_real.connect(fd, sa, len);
-	return connect_target(fd, s, st, &k, sa, len);
+	return connect_target(fd, s, st, &k, sp, sa, len);
 }

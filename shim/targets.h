@@ -10,6 +10,10 @@
  * and nothing until then (resolver.h says when names are looked up). */
 int twp_targets_match(const struct twp_config *c, const struct twp_key *k);
 
+/* The first entry of c's allow-list that k matches (its protocol is the
+ * connection's), or NULL; same rules as twp_targets_match. */
+const struct twp_spec *twp_targets_find(const struct twp_config *c, const struct twp_key *k);
+
 /* Waits until no lookup started by this process is in flight (tests). */
 void twp_targets_wait(void);
 

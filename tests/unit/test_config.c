@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
+#include "codec_http.h"
 #include "config.h"
 #include "util.h"
 
@@ -313,6 +315,50 @@ Test(config, rejects_overlong_targets_value)
 	free(var);
 }
 
+/* ---- TWPOOL_TARGETS: protocols ----------------------------------------- */
+
+#include "codec.h"
+#include "codec_http.h"
+
+/* Criterion runs each case in a process of its own: no pointers here. */
+struct proto_case {
+	char value[64];
+	char codec[16]; /* the codec's name; "": none, the call-shape rules */
+};
+
+ParameterizedTestParameters(config, target_protocol)
+{
+	static struct proto_case params[] = {
+		{ "1.2.3.4:80", "" }, { "1.2.3.4:80/raw", "" },
+		{ "1.2.3.4:80/http", "http" }, { "[::1]:8080/http", "http" },
+		{ "*:80/http", "http" }, { "web.local:80/http", "http" },
+		{ "1.2.3.4:6379/redis", "" }, { "1.2.3.4:11211/memcache", "" },
+		{ "1.2.3.4:3306/mysql", "" },
+	};
+	return cr_make_param_array(struct proto_case, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct proto_case *pc, config, target_protocol)
+{
+	char *var = targets_var(pc->value);
+	struct parsed *p = parse1(var);
+	cr_assert_eq(p->rc, 0, "'%s' is valid, got %d: %s", pc->value, p->rc, p->err);
+	const struct twp_codec *c = p->c.specs[0].codec;
+	cr_assert_str_eq(c ? c->name : "", pc->codec, "'%s': codec '%s', expected '%s'", pc->value,
+			 c ? c->name : "", pc->codec);
+	cr_assert(!c || c == &twp_codec_http, "'%s': the one HTTP codec", pc->value);
+	free(var);
+}
+
+Test(config, unknown_protocol_is_named)
+{
+	struct parsed *p = parse1("TWPOOL_TARGETS=1.2.3.4:80/http,1.2.3.4:81/gopher");
+	assert_rejected(p, "TWPOOL_TARGETS", "1.2.3.4:81/gopher");
+	cr_assert_not_null(strstr(p->err, "protocol"), "err '%s' says the protocol is the matter",
+			   p->err);
+	cr_assert_not_null(strstr(p->err, TWP_CODEC_NAMES), "err '%s' lists the protocols", p->err);
+}
+
 /* ---- TWPOOL_TARGETS: bad entries -------------------------------------- */
 
 struct bad_target {
@@ -352,6 +398,11 @@ ParameterizedTestParameters(config, rejects_bad_target)
 		{ "**:80", "**:80" },
 		{ "1.2.3.4:80,bad", "bad" },            /* a good entry does not save the rest */
 		{ "*:80, [::1]:x ,1.2.3.4:80", "[::1]:x" },
+		{ "1.2.3.4:80/", "1.2.3.4:80/" },       /* an empty protocol */
+		{ "1.2.3.4:80/HTTP", "1.2.3.4:80/HTTP" },
+		{ "1.2.3.4/http:80", "1.2.3.4/http:80" },
+		{ "1.2.3.4:80/http/raw", "1.2.3.4:80/http/raw" },
+		{ "1.2.3.4:x/http", "1.2.3.4:x/http" },
 	};
 	return cr_make_param_array(struct bad_target, params, sizeof(params) / sizeof(params[0]));
 }
