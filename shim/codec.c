@@ -3,15 +3,17 @@
 
 #include "codec.h"
 #include "codec_http.h"
+#include "codec_memcache.h"
+#include "codec_resp.h"
 
-/* redis, memcache and mysql are accepted so that allow-lists can name
- * them now; until their codecs come they follow the call-shape rules. */
+/* mysql is accepted so that allow-lists can name it now; until its codec
+ * comes it follows the call-shape rules. */
 static const struct {
 	const char *name;
 	const struct twp_codec *codec;
 } protocols[] = {
-	{ "raw", NULL }, { "http", &twp_codec_http }, { "redis", NULL },
-	{ "memcache", NULL }, { "mysql", NULL },
+	{ "raw", NULL }, { "http", &twp_codec_http }, { "redis", &twp_codec_resp },
+	{ "memcache", &twp_codec_memcache }, { "mysql", NULL },
 };
 
 int twp_codec_by_name(const char *name, const struct twp_codec **out)

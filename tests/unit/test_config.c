@@ -332,7 +332,7 @@ ParameterizedTestParameters(config, target_protocol)
 		{ "1.2.3.4:80", "" }, { "1.2.3.4:80/raw", "" },
 		{ "1.2.3.4:80/http", "http" }, { "[::1]:8080/http", "http" },
 		{ "*:80/http", "http" }, { "web.local:80/http", "http" },
-		{ "1.2.3.4:6379/redis", "" }, { "1.2.3.4:11211/memcache", "" },
+		{ "1.2.3.4:6379/redis", "redis" }, { "1.2.3.4:11211/memcache", "memcache" },
 		{ "1.2.3.4:3306/mysql", "" },
 	};
 	return cr_make_param_array(struct proto_case, params, sizeof(params) / sizeof(params[0]));
@@ -346,7 +346,9 @@ ParameterizedTest(struct proto_case *pc, config, target_protocol)
 	const struct twp_codec *c = p->c.specs[0].codec;
 	cr_assert_str_eq(c ? c->name : "", pc->codec, "'%s': codec '%s', expected '%s'", pc->value,
 			 c ? c->name : "", pc->codec);
-	cr_assert(!c || c == &twp_codec_http, "'%s': the one HTTP codec", pc->value);
+	const struct twp_codec *want = NULL;
+	cr_assert_eq(twp_codec_by_name(*pc->codec ? pc->codec : "raw", &want), 0, "%s", pc->codec);
+	cr_assert_eq(c, want, "'%s': the one codec of its protocol", pc->value);
 	free(var);
 }
 
