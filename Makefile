@@ -45,7 +45,7 @@ TEST_BINS = $(BUILD)/unit-tests $(BUILD)/integration-tests
 
 .PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps
 
-all: $(LIB) $(PROGS) $(DEEP)
+all: $(LIB) $(PROGS) $(DEEP) $(BUILD)/twpool-broker
 
 # -MMD -MP: each object depends on exactly the headers it includes.
 $(BUILD)/obj/%.o: shim/%.c | $(BUILD)/obj
@@ -61,6 +61,12 @@ $(LIB): $(SHIM_OBJ)
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# The connection broker: its own program, sharing the shim's key code and
+# message format (shim/broker.h).
+BROKER_SRC = $(wildcard cmd/broker*.c) shim/key.c
+$(BUILD)/twpool-broker: $(BROKER_SRC) cmd/broker_int.h shim/broker.h shim/key.h | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -Icmd -o $@ $(BROKER_SRC)
 
 # The hazard scenarios: one file per area over a shared common.c.
 HAZARDS_SRC = $(wildcard tests/progs/hazards/*.c)
@@ -133,16 +139,17 @@ tsan:
 fuzz:
 	scripts/fuzz $(FUZZ_SECONDS)
 
-install: $(LIB)
+install: $(LIB) $(BUILD)/twpool-broker
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	install -m 0755 $(BUILD)/twpool-broker $(DESTDIR)$(LIBDIR)/twpool-broker
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
 	sed 's|@LIBDIR@|$(LIBDIR)|' scripts/twpool > $(DESTDIR)$(BINDIR)/twpool
 	chmod 0755 $(DESTDIR)$(BINDIR)/twpool
 	install -m 0644 scripts/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
+	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so $(DESTDIR)$(LIBDIR)/twpool-broker
 	rm -f $(DESTDIR)$(BINDIR)/twpool $(DESTDIR)$(MANDIR)/man1/twpool.1
 
 clean:
