@@ -36,6 +36,7 @@ static struct {
 	char idle[16], max[16];
 	char *argv[10];
 	uint64_t netns;
+	long (*sys)(long, ...); /* libc's syscall(), past the shim's hook */
 } where;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Atomic int warned, spawned;
@@ -112,6 +113,7 @@ static void resolve(void)
 	if (stat("/proc/self/ns/net", &st) == 0)
 		where.netns = st.st_ino;
 	exec_path();
+	where.sys = TWP_NEXT(syscall);
 	snprintf(where.idle, sizeof(where.idle), "%u", twp_cfg.idle_timeout_ms);
 	snprintf(where.max, sizeof(where.max), "%u", twp_cfg.max_idle);
 	char **a = where.argv;
@@ -131,18 +133,18 @@ static void resolve(void)
 static __attribute__((noreturn)) void become_broker(void)
 {
 	static char *const envp[] = { NULL };
-	syscall(SYS_setsid);
-	if (syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
-		syscall(SYS_exit_group, 0);
-	if (syscall(SYS_close_range, 0, ~0u, 0) < 0)
+	where.sys(SYS_setsid);
+	if (where.sys(SYS_clone, SIGCHLD, 0, 0, 0, 0) != 0)
+		where.sys(SYS_exit_group, 0);
+	if (where.sys(SYS_close_range, 0, ~0u, 0) < 0)
 		for (long fd = 0; fd < 65536; fd++)
-			syscall(SYS_close, fd);
-	if (syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR) == 0) {
-		syscall(SYS_dup3, 0, 1, 0);
-		syscall(SYS_dup3, 0, 2, 0);
+			where.sys(SYS_close, fd);
+	if (where.sys(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR) == 0) {
+		where.sys(SYS_dup3, 0, 1, 0);
+		where.sys(SYS_dup3, 0, 2, 0);
 	}
-	syscall(SYS_execve, where.exec, where.argv, envp);
-	syscall(SYS_exit_group, 127);
+	where.sys(SYS_execve, where.exec, where.argv, envp);
+	where.sys(SYS_exit_group, 127);
 	__builtin_unreachable();
 }
 
@@ -151,13 +153,13 @@ static __attribute__((noreturn)) void become_broker(void)
  * handlers (and the shim's) must not see this. */
 static void spawn(void)
 {
-	if (atomic_exchange(&spawned, 1) || !where.exec[0])
+	if (atomic_exchange(&spawned, 1) || !where.exec[0] || !where.sys)
 		return;
 	if (access(where.exec, X_OK) < 0) {
 		complain("broker: cannot run %s: %s", where.exec, strerror(errno));
 		return;
 	}
-	long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	long pid = where.sys(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (pid == 0)
 		become_broker();
 	while (pid > 0 && waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
