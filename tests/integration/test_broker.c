@@ -180,8 +180,10 @@ Test(broker, lends_nothing_across_users)
 	cr_expect(text && strstr(text, "refused a client of uid 65534"), "broker log: %s", text);
 }
 
-/* One message to the broker, fd attached when >= 0; the reply of a GET. */
-static int exchange(int b, uint16_t op, int fd)
+/* One message to the broker, fd attached when >= 0, from a process that
+ * says it is in this network namespace (or, with other_ns, another one);
+ * the fd lent in reply to a GET, or -1. */
+static int exchange(int b, uint16_t op, int fd, int other_ns)
 {
 	struct stat st;
 	struct twp_bmsg m = { .magic = TWP_BMSG_MAGIC, .op = op, .family = AF_INET };
@@ -196,7 +198,7 @@ static int exchange(int b, uint16_t op, int fd)
 	memcpy(m.key.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
 	memcpy(m.key.addr + 12, &in.sin_addr, 4);
 	cr_assert_eq(stat("/proc/self/ns/net", &st), 0);
-	m.netns = st.st_ino;
+	m.netns = st.st_ino + (other_ns ? 1 : 0);
 	if (fd >= 0) {
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&h);
 		cm->cmsg_level = SOL_SOCKET;
@@ -227,6 +229,35 @@ static int broker_conn(void)
 	return b;
 }
 
+/* A real connection to the test's redis-server. */
+static int redis_socket(void)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port),
+				  .sin_addr.s_addr = htonl(0x7f000001) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(s, (struct sockaddr *)&in, sizeof(in)), 0, "connect: %s", strerror(errno));
+	return s;
+}
+
+/* 127.0.0.1 in another network namespace is another host: a connection
+ * is neither taken from one nor lent to one. */
+Test(broker, keeps_network_namespaces_apart)
+{
+	start_broker();
+	int b = broker_conn(), s = redis_socket();
+	exchange(b, TWP_BOP_PUT, s, 1);
+	close(s);
+	cr_expect_eq(exchange(b, TWP_BOP_GET, -1, 0), -1, "a connection of another namespace was lent");
+	s = redis_socket();
+	exchange(b, TWP_BOP_PUT, s, 0);
+	close(s);
+	cr_expect_eq(exchange(b, TWP_BOP_GET, -1, 1), -1, "a connection was lent to another namespace");
+	int got = exchange(b, TWP_BOP_GET, -1, 0);
+	cr_expect_geq(got, 0, "the connection of this namespace was not kept");
+	close(got);
+	close(b);
+}
+
 /* A pipe filed under the target's key is refused; a real connection to
  * it, filed the same way, comes back (the refusal is not a broken path). */
 Test(broker, refuses_what_is_not_a_connection)
@@ -234,19 +265,44 @@ Test(broker, refuses_what_is_not_a_connection)
 	char *log = start_broker();
 	int p[2], b = broker_conn();
 	cr_assert_eq(pipe(p), 0);
-	exchange(b, TWP_BOP_PUT, p[0]);
+	exchange(b, TWP_BOP_PUT, p[0], 0);
 	close(p[0]);
-	cr_expect_eq(exchange(b, TWP_BOP_GET, -1), -1, "the broker lent a pipe as a connection");
-	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port),
-				  .sin_addr.s_addr = htonl(0x7f000001) };
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_eq(connect(s, (struct sockaddr *)&in, sizeof(in)), 0);
-	exchange(b, TWP_BOP_PUT, s);
+	cr_expect_eq(exchange(b, TWP_BOP_GET, -1, 0), -1, "the broker lent a pipe as a connection");
+	int s = redis_socket();
+	exchange(b, TWP_BOP_PUT, s, 0);
 	close(s);
-	int got = exchange(b, TWP_BOP_GET, -1);
+	int got = exchange(b, TWP_BOP_GET, -1, 0);
 	cr_expect_geq(got, 0, "the broker did not lend back a real connection");
 	close(got);
 	close(b);
 	char *text = h_slurp(log);
 	cr_expect(text && strstr(text, "not a socket"), "broker log: %s", text);
+}
+
+/* TWPOOL_MAX_IDLE=1 and 8 threads: the connections the pool overflows with
+ * go to the broker instead of closing, and come back to the next misses.
+ * The control run, without a broker, closes them (TIME_WAIT). */
+static int overflow_run(int broker)
+{
+	struct h_server tw = { 0 };
+	h_twserver_start(&tw, NULL);
+	char *argv[] = { fmt("%s/twpool-client", h_build()), "-p", fmt("%d", tw.port), "-t", "8",
+			 "-n", "100", "-q", NULL };
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", tw.port), "TWPOOL_MAX_IDLE=1",
+			broker ? fmt("TWPOOL_BROKER=%s", sock_path) : NULL, NULL };
+	struct h_run r;
+	h_run(&r, argv, env, 1, 120);
+	cr_assert_eq(r.status, 0, "twpool-client failed: %s%s", r.out, r.err);
+	h_run_free(&r);
+	int tw_count = h_timewait(tw.port);
+	h_server_stop(&tw);
+	return tw_count;
+}
+
+Test(broker, overflow_goes_to_the_broker)
+{
+	start_broker();
+	int without = overflow_run(0), with = overflow_run(1);
+	cr_expect_gt(without, 0, "the control run overflowed nothing (no TIME_WAIT)");
+	cr_expect_eq(with, 0, "%d TIME_WAIT with the broker (%d without)", with, without);
 }
