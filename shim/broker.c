@@ -26,6 +26,7 @@
 #include "pool.h"
 #include "privfd.h"
 #include "real.h"
+#include "sockopt.h"
 
 #define SUN_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
@@ -258,9 +259,15 @@ static void fill(struct twp_bmsg *m, enum twp_bop op, const struct twp_key *k, i
 	m->key = *k;
 }
 
+/* Options this process set are put back first: the next user is another
+ * program, which the shim will know nothing of. */
 static int give(int b, struct twp_conn *c)
 {
 	struct twp_bmsg m;
+	struct twp_opts *opts = c->opts;
+	c->opts = NULL;
+	if (opts && twp_sockopt_restore(c->fd, opts) < 0)
+		return -1;
 	fill(&m, TWP_BOP_PUT, &c->target->key, c->family);
 	m.uses = c->uses;
 	m.born_ms = c->born_ms;

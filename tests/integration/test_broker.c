@@ -306,3 +306,39 @@ Test(broker, overflow_goes_to_the_broker)
 	cr_expect_gt(without, 0, "the control run overflowed nothing (no TIME_WAIT)");
 	cr_expect_eq(with, 0, "%d TIME_WAIT with the broker (%d without)", with, without);
 }
+
+/* Python under the shim, one process per script. */
+static void py_run(const char *script)
+{
+	char *argv[] = { "python3", "-c", (char *)script, NULL };
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port),
+			fmt("TWPOOL_BROKER=%s", sock_path), NULL };
+	struct h_run r;
+	h_run(&r, argv, env, 1, 60);
+	cr_assert_eq(r.status, 0, "python failed: %s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "ok\n", "%s%s", r.out, r.err);
+	h_run_free(&r);
+}
+
+#define PY_CONNECT \
+	"import socket, struct\n" \
+	"s = socket.socket()\n"
+#define PY_PING(port) fmt("s.connect(('127.0.0.1', %d))\n" \
+	"s.sendall(b'PING\\r\\n')\n" \
+	"assert s.recv(100) == b'+PONG\\r\\n'\n", port)
+
+/* One program's socket options do not travel with its connection to the
+ * next program: the broker gets it with the kernel's defaults back. */
+Test(broker, options_stay_with_their_program)
+{
+	start_broker();
+	py_run(fmt(PY_CONNECT "s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+		   "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack('ll', 5, 0))\n"
+		   "%sprint('ok')\n", PY_PING(srv.port)));
+	py_run(fmt(PY_CONNECT "%s"
+		   "assert s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0, 'TCP_NODELAY leaked'\n"
+		   "assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16) == bytes(16), 'SO_RCVTIMEO leaked'\n"
+		   "print('ok')\n", PY_PING(srv.port)));
+	cr_expect_eq(h_redis_info(&srv, "total_connections_received"), 1,
+		     "the second program did not reuse the first one's connection");
+}
