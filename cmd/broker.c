@@ -105,7 +105,10 @@ static int answer(int c, const struct twp_bmsg *q)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct twp_bmsg r;
-	int fd = q->netns == netns ? tb_get(q, &r) : -1;
+	int late = q->expires_ms && now_ms() > q->expires_ms;
+	int fd = q->netns == netns && !late ? tb_get(q, &r) : -1;
+	if (late)
+		tb_log_debug("a GET came past its asker's deadline: answered none");
 	if (fd < 0) {
 		memset(&r, 0, sizeof(r));
 		r.magic = TWP_BMSG_MAGIC;
@@ -275,22 +278,24 @@ static int take_lock(void)
 	return fd; /* held open, locked, until exit */
 }
 
-/* Binds the socket, replacing a stale file: only the lock's holder gets
- * here. Mode 0600: other users cannot even connect. */
+/* Binds and listens under a temporary name, then renames it over the
+ * socket path (a stale file included): a client never finds the name
+ * before it listens. Only the lock's holder gets here. Mode 0600: other
+ * users cannot even connect. */
 static int listen_on(void)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(sock_path) >= sizeof(a.sun_path)) {
+	if (strlen(sock_path) + 4 >= sizeof(a.sun_path)) {
 		tb_log("socket path too long: %s", sock_path);
 		return -1;
 	}
-	strcpy(a.sun_path, sock_path);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s.new", sock_path);
 	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	unlink(sock_path);
+	unlink(a.sun_path);
 	mode_t old = umask(077);
 	int r = lfd < 0 ? -1 : bind(lfd, (struct sockaddr *)&a, sizeof(a));
 	umask(old);
-	if (r < 0 || listen(lfd, 128) < 0) {
+	if (r < 0 || listen(lfd, 128) < 0 || rename(a.sun_path, sock_path) < 0) {
 		tb_log("cannot listen on %s: %s", sock_path, strerror(errno));
 		return -1;
 	}

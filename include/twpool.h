@@ -83,12 +83,13 @@
  * empty). "auto": $XDG_RUNTIME_DIR/twpool/broker.sock, else
  * /run/user/UID/twpool/broker.sock, else /tmp/twpool-UID/broker.sock (a
  * 0700 directory that must be owned by the user and not a symlink); or an
- * absolute socket path. Clean idle connections go to the broker at exit
- * and at overflow instead of being closed; a connect the pool cannot serve
- * asks it first, waiting at most TWPOOL_BROKER_WAIT_MS. Absent, it is
- * started on demand (twpool-broker next to libtwpool.so, or
- * TWPOOL_BROKER_EXEC) and this connect is direct. The broker serves only
- * processes of its own uid, in its own network namespace. */
+ * absolute socket path of at most 103 bytes. Clean idle connections go to
+ * the broker at exit and at overflow instead of being closed; a connect
+ * the pool cannot serve asks it first, waiting at most
+ * TWPOOL_BROKER_WAIT_MS. Absent, it is started on demand (twpool-broker
+ * next to libtwpool.so, or TWPOOL_BROKER_EXEC) and this connect is direct.
+ * The broker serves only processes of its own uid, in its own network
+ * namespace, and gets each connection with its socket options reset. */
 #define TWPOOL_ENV_BROKER "TWPOOL_BROKER"
 #define TWPOOL_ENV_BROKER_EXEC "TWPOOL_BROKER_EXEC"
 #define TWPOOL_BROKER_WAIT_MS 20

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -275,10 +276,25 @@ static int give(int b, struct twp_conn *c)
 	return send_msg(b, &m, c->fd);
 }
 
+/* For a give: a broker this process has just started gets a moment to
+ * come up, once (a few ms, at most TWPOOL_BROKER_WAIT_MS). */
+static int open_broker_for_give(void)
+{
+	static _Atomic int waited;
+	int b = open_broker();
+	if (b >= 0 || !atomic_load(&spawned) || atomic_exchange(&waited, 1))
+		return b;
+	for (int i = 0; b < 0 && i < TWPOOL_BROKER_WAIT_MS / 5; i++) {
+		usleep(5000);
+		b = open_broker();
+	}
+	return b;
+}
+
 void twp_broker_give_list(struct twp_conn *list, enum twp_reason why)
 {
 	int saved = errno;
-	int b = list && twp_broker_on() ? open_broker() : -1;
+	int b = list && twp_broker_on() ? open_broker_for_give() : -1;
 	while (list) {
 		struct twp_conn *c = list;
 		list = c->next;
@@ -335,6 +351,8 @@ struct twp_conn *twp_broker_take(struct twp_target *t, const struct sockaddr *sa
 	if (b < 0)
 		return NULL;
 	fill(&m, TWP_BOP_GET, &t->key, sa->sa_family);
+	/* Less than the wait: the coarse clock's tick, the reply's way back. */
+	m.expires_ms = twp_now_ms() + TWPOOL_BROKER_WAIT_MS - 8;
 	if (send_msg(b, &m, -1) < 0 || recv_reply(b, &m, &fd) < 0)
 		complain("broker: no answer from %s in %d ms; connecting directly", where.path,
 			 TWPOOL_BROKER_WAIT_MS);

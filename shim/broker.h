@@ -33,7 +33,9 @@ struct twp_bmsg {
 	uint32_t uses;     /* times handed to a program so far */
 	uint32_t pad;
 	uint64_t born_ms;  /* real connect, CLOCK_MONOTONIC_COARSE */
-	uint64_t expires_ms; /* 0: no lifetime limit */
+	uint64_t expires_ms; /* PUT, FD: end of its lifetime (0: none); GET:
+			      * the asker's deadline, past which it no longer
+			      * waits and a lent fd would be lost */
 };
 _Static_assert(sizeof(struct twp_bmsg) == 64, "twp_bmsg must have no padding");
 

@@ -73,6 +73,7 @@ static long loop(int n, int broker, int kill_at, const char *as_user)
 			   sock_path);
 	char *argv[] = { "bash", "-c", script, NULL };
 	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port),
+			fmt("TWPOOL_LOG_FILE=%s", h_tmp("shim.log")),
 			broker ? fmt("TWPOOL_BROKER=%s", sock_path) : NULL, NULL };
 	struct h_run r;
 	long errors = -1;
@@ -81,6 +82,20 @@ static long loop(int n, int broker, int kill_at, const char *as_user)
 	cr_assert_eq(sscanf(r.out, "errors %ld", &errors), 1, "no error count in: %s", r.out);
 	h_run_free(&r);
 	return errors;
+}
+
+/* Runs that found the broker too slow to answer (a loaded machine) and
+ * connected directly, as documented: one line each in the shim's log. */
+static int timeouts(void)
+{
+	char *text = h_slurp(h_tmp("shim.log")), *p = text;
+	int n = 0;
+	while (p && (p = strstr(p, "no answer from"))) {
+		n++;
+		p++;
+	}
+	free(text);
+	return n;
 }
 
 static void set_key(void)
@@ -93,9 +108,11 @@ Test(broker, one_shot_loop_reuses_across_processes)
 	set_key();
 	long errors = loop(300, 1, 0, NULL);
 	long conns = h_redis_info(&srv, "total_connections_received");
-	int tw = h_timewait(srv.port);
+	int tw = h_timewait(srv.port), late = timeouts();
 	cr_expect_eq(errors, 0, "%ld of 300 runs failed", errors);
-	cr_expect_leq(conns, 3, "300 one-shot runs made %ld server connections", conns);
+	cr_expect_leq(late, 15, "%d of 300 runs found the broker too slow", late);
+	cr_expect_leq(conns, 3 + late, "300 one-shot runs made %ld server connections (%d slow answers)",
+		      conns, late);
 	cr_expect_leq(tw, 3, "%d client TIME_WAIT sockets after 300 runs", tw);
 	cr_expect_neq(broker_pid(), 0, "no broker was started on demand");
 }
