@@ -76,34 +76,23 @@ static void drop_client(int fd)
  * one; 0: nothing more now; -1: the client is gone or broke the protocol. */
 static int recv_msg(int c, struct twp_bmsg *m, int *fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
-	*fd = -1;
-	ssize_t n = recvmsg(c, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int whole;
+	ssize_t n = twp_bmsg_recv(recvmsg, c, m, fd, &whole);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&h);
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	if (n == 0)
-		return -1;
-	if (n != sizeof(*m) || m->magic != TWP_BMSG_MAGIC || (h.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+	if (n > 0 && whole)
+		return 1;
+	if (n > 0)
 		tb_log("a client sent a malformed message; dropped");
-		if (*fd >= 0)
-			close(*fd);
-		return -1;
-	}
-	return 1;
+	if (*fd >= 0)
+		close(*fd);
+	return -1;
 }
 
 /* Answers a GET: the connection moves to the client, or stays held if
  * the reply cannot be sent at once. */
 static int answer(int c, const struct twp_bmsg *q)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct twp_bmsg r;
 	int late = q->expires_ms && now_ms() > q->expires_ms;
 	int fd = q->netns == netns && !late ? tb_get(q, &r) : -1;
@@ -114,18 +103,7 @@ static int answer(int c, const struct twp_bmsg *q)
 		r.magic = TWP_BMSG_MAGIC;
 	}
 	r.op = fd >= 0 ? TWP_BOP_FD : TWP_BOP_NONE;
-	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		h.msg_control = cbuf;
-		h.msg_controllen = sizeof(cbuf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&h);
-		*cm = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(int)), .cmsg_level = SOL_SOCKET,
-					.cmsg_type = SCM_RIGHTS };
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	if (sendmsg(c, &h, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(r))
+	if (twp_bmsg_send(sendmsg, c, &r, fd) < 0)
 		return -1;
 	if (fd >= 0)
 		tb_evict(fd, "lent");

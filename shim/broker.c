@@ -205,43 +205,20 @@ static int open_broker(void)
 	return -1;
 }
 
-/* Sends m, with fd attached when fd >= 0. 0 or -1. */
 static int send_msg(int b, const struct twp_bmsg *m, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
-	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		h.msg_control = cbuf;
-		h.msg_controllen = sizeof(cbuf);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&h);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	return twp_real.sendmsg(b, &h, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(*m) ? 0 : -1;
+	return twp_bmsg_send(twp_real.sendmsg, b, m, fd);
 }
 
 /* The broker's answer to a GET, within TWPOOL_BROKER_WAIT_MS: 0 with *fd
  * (-1 for none), or -1. */
 static int recv_reply(int b, struct twp_bmsg *m, int *fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
 	struct pollfd p = { .fd = b, .events = POLLIN };
+	int whole = 0;
 	*fd = -1;
-	if (TWP_NEXT(poll)(&p, 1, TWPOOL_BROKER_WAIT_MS) != 1)
-		return -1;
-	ssize_t n = twp_real.recvmsg(b, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&h) : NULL;
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	if (n == (ssize_t)sizeof(*m) && m->magic == TWP_BMSG_MAGIC && !(h.msg_flags & MSG_CTRUNC) &&
+	if (TWP_NEXT(poll)(&p, 1, TWPOOL_BROKER_WAIT_MS) == 1 &&
+	    twp_bmsg_recv(twp_real.recvmsg, b, m, fd, &whole) > 0 && whole &&
 	    (m->op == TWP_BOP_NONE || (m->op == TWP_BOP_FD && *fd >= 0)))
 		return 0;
 	if (*fd >= 0)

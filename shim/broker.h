@@ -16,7 +16,9 @@
 #define TWP_BROKER_H
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "key.h"
 
@@ -38,6 +40,51 @@ struct twp_bmsg {
 			      * waits and a lent fd would be lost */
 };
 _Static_assert(sizeof(struct twp_bmsg) == 64, "twp_bmsg must have no padding");
+
+/* Both ends' sendmsg and recvmsg: the shim's real ones, or libc's. */
+typedef ssize_t (*twp_bsend_fn)(int, const struct msghdr *, int);
+typedef ssize_t (*twp_brecv_fn)(int, struct msghdr *, int);
+
+/* Sends m on b, fd attached when >= 0, never blocking and never raising
+ * SIGPIPE: 0 when the whole message went, else -1. */
+static inline int twp_bmsg_send(twp_bsend_fn fn, int b, const struct twp_bmsg *m, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		h.msg_control = cbuf;
+		h.msg_controllen = sizeof(cbuf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&h);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return fn(b, &h, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(*m) ? 0 : -1;
+}
+
+/* Receives one message on b without blocking, with at most one fd (in
+ * *fd, close-on-exec; else -1). Returns recvmsg's result; *whole is 1 when
+ * that was one whole twp_bmsg, nothing cut off. Any fd is the caller's. */
+static inline ssize_t twp_bmsg_recv(twp_brecv_fn fn, int b, struct twp_bmsg *m, int *fd,
+				    int *whole)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr h = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	*fd = -1;
+	ssize_t n = fn(b, &h, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&h) : NULL;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	*whole = n == (ssize_t)sizeof(*m) && m->magic == TWP_BMSG_MAGIC &&
+		 !(h.msg_flags & (MSG_CTRUNC | MSG_TRUNC));
+	return n;
+}
 
 #ifndef TWP_BROKER_DAEMON
 #include "reason.h"

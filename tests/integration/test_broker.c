@@ -113,7 +113,10 @@ Test(broker, one_shot_loop_reuses_across_processes)
 	cr_expect_leq(late, 15, "%d of 300 runs found the broker too slow", late);
 	cr_expect_leq(conns, 3 + late, "300 one-shot runs made %ld server connections (%d slow answers)",
 		      conns, late);
-	cr_expect_leq(tw, 3, "%d client TIME_WAIT sockets after 300 runs", tw);
+	/* A slow answer's direct connection goes to the broker at exit as a
+	 * second idle one, which ends at the idle timeout: one TIME_WAIT. */
+	cr_expect_leq(tw, 3 + late, "%d client TIME_WAIT sockets after 300 runs (%d slow answers)",
+		      tw, late);
 	cr_expect_neq(broker_pid(), 0, "no broker was started on demand");
 }
 
