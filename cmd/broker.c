@@ -96,13 +96,11 @@ static int answer(int c, const struct twp_bmsg *q)
 	struct twp_bmsg r;
 	int late = q->expires_ms && now_ms() > q->expires_ms;
 	int fd = q->netns == netns && !late ? tb_get(q, &r) : -1;
-	if (late)
-		tb_log_debug("a GET came past its asker's deadline: answered none");
 	if (fd < 0) {
 		memset(&r, 0, sizeof(r));
 		r.magic = TWP_BMSG_MAGIC;
 	}
-	r.op = fd >= 0 ? TWP_BOP_FD : TWP_BOP_NONE;
+	r.op = fd >= 0 ? TWP_BOP_FD : late ? TWP_BOP_LATE : TWP_BOP_NONE;
 	if (twp_bmsg_send(sendmsg, c, &r, fd) < 0)
 		return -1;
 	if (fd >= 0)

@@ -211,7 +211,7 @@ static int send_msg(int b, const struct twp_bmsg *m, int fd)
 }
 
 /* The broker's answer to a GET, within TWPOOL_BROKER_WAIT_MS: 0 with *fd
- * (-1 for none), or -1. */
+ * (-1 for none), or -1 (none in time, LATE included). */
 static int recv_reply(int b, struct twp_bmsg *m, int *fd)
 {
 	struct pollfd p = { .fd = b, .events = POLLIN };

@@ -9,7 +9,7 @@
  * The protocol, on a unix SOCK_SEQPACKET socket (one message, one fd at
  * most; no framing to get wrong): the client sends struct twp_bmsg with op
  * PUT (the connection's fd attached) or GET; the broker answers a GET with
- * one message, op FD (fd attached) or NONE. Both sides check the peer's uid
+ * one message, op FD (fd attached), NONE or LATE. Both sides check the peer's uid
  * (SO_PEERCRED) and the broker checks the network namespace named in each
  * message: a connection to 127.0.0.1 means another host in another one. */
 #ifndef TWP_BROKER_H
@@ -24,7 +24,8 @@
 
 #define TWP_BMSG_MAGIC 0x74777062u /* "twpb" */
 
-enum twp_bop { TWP_BOP_PUT = 1, TWP_BOP_GET, TWP_BOP_FD, TWP_BOP_NONE };
+/* LATE: none, because the GET came past its asker's deadline. */
+enum twp_bop { TWP_BOP_PUT = 1, TWP_BOP_GET, TWP_BOP_FD, TWP_BOP_NONE, TWP_BOP_LATE };
 
 struct twp_bmsg {
 	uint32_t magic;
