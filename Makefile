@@ -64,9 +64,9 @@ $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 
 # The connection broker: its own program, sharing the shim's key code and
 # message format (shim/broker.h).
-BROKER_SRC = $(wildcard cmd/broker*.c) shim/key.c
+BROKER_SRC = cmd/broker.c cmd/broker_hold.c shim/key.c
 $(BUILD)/twpool-broker: $(BROKER_SRC) cmd/broker_int.h shim/broker.h shim/key.h | $(BUILD)/obj
-	$(CC) $(ALL_CFLAGS) -Icmd -o $@ $(BROKER_SRC)
+	$(CC) $(ALL_CFLAGS) -DTWP_BROKER_PROGRAM -o $@ $(BROKER_SRC)
 
 # The hazard scenarios: one file per area over a shared common.c.
 HAZARDS_SRC = $(wildcard tests/progs/hazards/*.c)

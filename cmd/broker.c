@@ -361,3 +361,12 @@ int tb_main(int argc, char **argv)
 	unlink(sock_path); /* still under the lock: no successor's file */
 	return 0;
 }
+
+/* The twpool-broker program; in the twpool command, `twpool broker` calls
+ * tb_main instead (every cmd/*.c is part of that command). */
+#ifdef TWP_BROKER_PROGRAM
+int main(int argc, char **argv)
+{
+	return tb_main(argc, argv);
+}
+#endif
