@@ -363,7 +363,7 @@ int tb_main(int argc, char **argv)
 }
 
 /* The twpool-broker program; in the twpool command, `twpool broker` calls
- * tb_main instead (every cmd/*.c is part of that command). */
+ * tb_main instead (every C file of cmd/ is part of that command). */
 #ifdef TWP_BROKER_PROGRAM
 int main(int argc, char **argv)
 {
