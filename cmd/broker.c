@@ -32,8 +32,8 @@
 #define FD_RESERVE 64
 
 int tb_epoll = -1;
-unsigned tb_max_idle = 16;
-unsigned tb_idle_timeout_ms = 60000;
+unsigned tb_max_idle = TWPOOL_DEFAULT_MAX_IDLE;
+unsigned tb_idle_timeout_ms = TWPOOL_DEFAULT_IDLE_TIMEOUT_MS;
 int tb_verbose;
 
 static const char *sock_path;
@@ -83,7 +83,7 @@ static int recv_msg(int c, struct twp_bmsg *m, int *fd)
 	if (n > 0 && whole)
 		return 1;
 	if (n > 0)
-		tb_log("a client sent a malformed message; dropped");
+		tb_log("a client sent a malformed message, or one whose fd found no room here; dropped");
 	if (*fd >= 0)
 		close(*fd);
 	return -1;
@@ -203,7 +203,7 @@ static void on_signal(int sig)
 }
 
 /* The loop; returns when stopped or idle (nothing held, no client) for
- * linger_s seconds. */
+ * linger_s seconds (0: never, as under a service manager). */
 static void run(void)
 {
 	struct epoll_event evs[64];
@@ -227,7 +227,7 @@ static void run(void)
 		}
 		if (tb_held() || nclients)
 			idle_since = now;
-		else if (now - idle_since >= linger_s * 1000ull)
+		else if (linger_s && now - idle_since >= linger_s * 1000ull)
 			break;
 	}
 }
@@ -317,14 +317,29 @@ static int setup(void)
 static int usage(void)
 {
 	fprintf(stderr, "usage: twpool-broker --socket PATH [--max-idle N] [--idle-timeout-ms MS]\n"
-			"                     [--linger SECONDS] [--verbose]\n");
+			"                     [--linger SECONDS] [--verbose]\n"
+			"Holds idle connections given by programs under libtwpool.so (TWPOOL_BROKER).\n"
+			"--linger: exit after this long with nothing held and no client (default 30;\n"
+			"0: never). Other defaults: those of TWPOOL_MAX_IDLE, TWPOOL_IDLE_TIMEOUT_MS.\n");
 	return 2;
+}
+
+/* A whole decimal number up to 86400000 (a day in ms); -1 if not. */
+static int number(const char *v, unsigned *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (!*v || *end || *v == '-' || n > 86400000ul)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
 }
 
 static int options(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int bad = 0;
 		if (!strcmp(o, "--verbose")) {
 			tb_verbose = 1;
 			continue;
@@ -335,12 +350,14 @@ static int options(int argc, char **argv)
 		if (!strcmp(o, "--socket"))
 			sock_path = v;
 		else if (!strcmp(o, "--max-idle"))
-			tb_max_idle = (unsigned)strtoul(v, NULL, 10);
+			bad = number(v, &tb_max_idle);
 		else if (!strcmp(o, "--idle-timeout-ms"))
-			tb_idle_timeout_ms = (unsigned)strtoul(v, NULL, 10);
+			bad = number(v, &tb_idle_timeout_ms);
 		else if (!strcmp(o, "--linger"))
-			linger_s = (unsigned)strtoul(v, NULL, 10);
+			bad = number(v, &linger_s);
 		else
+			bad = -1;
+		if (bad)
 			return -1;
 	}
 	return sock_path && *sock_path == '/' ? 0 : -1;

@@ -7,6 +7,7 @@
 
 #define TWP_BROKER_DAEMON
 #include "broker.h"
+#include "twpool.h"
 
 extern int tb_epoll;                /* the one epoll set */
 extern unsigned tb_max_idle;        /* held connections per target */
