@@ -52,7 +52,7 @@ CMD_OBJ = $(patsubst cmd/%.c,$(BUILD)/cmd/%.o,$(wildcard cmd/*.c))
 
 .PHONY: all test check demo bench asan tsan fuzz install uninstall clean deps deb
 
-all: $(LIB) $(PROGS) $(DEEP)
+all: $(LIB) $(PROGS) $(DEEP) $(BUILD)/twpool-broker
 all: $(CMD)
 
 # -MMD -MP: each object depends on exactly the headers it includes.
@@ -82,6 +82,12 @@ $(CMD): $(CMD_OBJ) $(CMD_SHIM_OBJ)
 
 $(BUILD)/twpool-%: tests/progs/twpool-%.c | $(BUILD)/obj
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# The connection broker: its own program, sharing the shim's key code and
+# message format (shim/broker.h).
+BROKER_SRC = cmd/broker.c cmd/broker_hold.c shim/key.c
+$(BUILD)/twpool-broker: $(BROKER_SRC) cmd/broker_int.h shim/broker.h shim/key.h | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -DTWP_BROKER_PROGRAM -o $@ $(BROKER_SRC)
 
 # The hazard scenarios: one file per area over a shared common.c.
 HAZARDS_SRC = $(wildcard tests/progs/hazards/*.c)
@@ -159,11 +165,12 @@ fuzz:
 
 EXAMPLES = $(wildcard cmd/examples/*)
 
-install: $(LIB) $(CMD)
+install: $(LIB) $(CMD) $(BUILD)/twpool-broker
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BASHCOMPDIR) \
 		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	install -m 0755 $(BUILD)/twpool-broker $(DESTDIR)$(LIBDIR)/twpool-broker
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
 	install -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/twpool
 	install -m 0644 cmd/twpool.1 $(DESTDIR)$(MANDIR)/man1/twpool.1
@@ -173,7 +180,7 @@ install: $(LIB) $(CMD)
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 
 uninstall:
-	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
+	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so $(DESTDIR)$(LIBDIR)/twpool-broker
 	rm -f $(DESTDIR)$(BINDIR)/twpool $(DESTDIR)$(MANDIR)/man1/twpool.1
 	rm -f $(DESTDIR)$(MANDIR)/man5/twpool.conf.5 $(DESTDIR)$(INCLUDEDIR)/twpool.h
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/twpool

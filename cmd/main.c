@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker_int.h"
 #include "cmd.h"
 
 #ifndef TWPOOL_LIBDIR
@@ -244,5 +245,7 @@ int main(int argc, char **argv)
 		return twp_stat_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "check"))
 		return twp_check_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "broker"))
+		return tb_main(argc - 1, argv + 1);
 	return twp_run_main(argc, argv);
 }

@@ -100,6 +100,21 @@
 #define TWPOOL_DEFAULT_CONFIG "/etc/twpool.conf"
 #define TWPOOL_CONFIG_MAX_BYTES 16384 /* a longer file is refused */
 
+/* A connection broker shared by short-lived programs (off when unset or
+ * empty). "auto": $XDG_RUNTIME_DIR/twpool/broker.sock, else
+ * /run/user/UID/twpool/broker.sock, else /tmp/twpool-UID/broker.sock (a
+ * 0700 directory that must be owned by the user and not a symlink); or an
+ * absolute socket path of at most 103 bytes. Clean idle connections go to
+ * the broker at exit and at overflow instead of being closed; a connect
+ * the pool cannot serve asks it first, waiting at most
+ * TWPOOL_BROKER_WAIT_MS. Absent, it is started on demand (twpool-broker
+ * next to libtwpool.so, or TWPOOL_BROKER_EXEC) and this connect is direct.
+ * The broker serves only processes of its own uid, in its own network
+ * namespace, and gets each connection with its socket options reset. */
+#define TWPOOL_ENV_BROKER "TWPOOL_BROKER"
+#define TWPOOL_ENV_BROKER_EXEC "TWPOOL_BROKER_EXEC"
+#define TWPOOL_BROKER_WAIT_MS 20
+
 /* Metrics of the stats file. Every sample carries target="host:port". */
 #define TWPOOL_METRIC_CONNECTS "twpool_connects_total"  /* result=reused|fresh */
 #define TWPOOL_METRIC_CLOSES "twpool_closes_total"      /* result=parked|closed */

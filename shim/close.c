@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "clock.h"
 #include "close.h"
 #include "codec.h"
@@ -124,7 +125,7 @@ static void settle(struct twp_conn *c, enum twp_reason why, uint64_t now)
 	if (why == TWP_R_NONE) {
 		twp_count(&t->n.parked);
 		twp_debug("close %s parked as fd %d", t->label, c->fd);
-		twp_conn_discard_list(twp_pool_put(t, c, now), TWP_R_OVERFLOW);
+		twp_broker_give_list(twp_pool_put(t, c, now), TWP_R_OVERFLOW);
 	} else {
 		twp_count(&t->n.closed);
 		twp_conn_discard(c, why);
@@ -179,6 +180,21 @@ static int close_tracked(int fd, struct twp_slot *s, uint32_t st)
 	settle(c, why, now);
 	errno = saved;
 	return r;
+}
+
+/* At exit, with a broker: the connections the program never closed
+ * (redis-cli, curl) are parked, for the broker to take. Only clean ones:
+ * the rest stay the program's until the kernel closes them. */
+void twp_close_all_clean(void)
+{
+	unsigned high = __atomic_load_n(&twp_fdtab_high, __ATOMIC_RELAXED);
+	uint64_t now = twp_now_ms();
+	for (unsigned fd = TWP_INPLACE_MIN; fd < high; fd++) {
+		struct twp_slot *s = &twp_fdtab[fd];
+		uint32_t st = atomic_load(&s->st);
+		if (twp_kind(st) == TWP_FD_TRACKED && park_check(st, s, s->conn, now) == TWP_R_NONE)
+			close_tracked((int)fd, s, st);
+	}
 }
 
 int twp_close(int fd)

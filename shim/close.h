@@ -25,6 +25,9 @@ int twp_close_idle(int fd, struct twp_slot *s);
  * a dup): whatever the slot held is let go before it is reused. */
 void twp_close_behind_back(int fd, struct twp_slot *s);
 
+/* At exit: closes (parks) the program's clean connections still open. */
+void twp_close_all_clean(void);
+
 /* Bulk closes: the shim's bookkeeping for every fd in the range first. */
 int twp_close_range(unsigned first, unsigned last, int flags);
 void twp_closefrom(int lowfd);

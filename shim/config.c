@@ -205,6 +205,7 @@ static const struct num_setting num_settings[] = {
 static const char *const other_settings[] = {
 	TWPOOL_ENV_TARGETS, TWPOOL_ENV_STATS, TWPOOL_ENV_LOG, TWPOOL_ENV_LOG_FILE,
 	TWPOOL_ENV_CONFIG,
+	TWPOOL_ENV_BROKER, TWPOOL_ENV_BROKER_EXEC,
 	"TWPOOL_LIB", /* read by the twpool command, not by the shim */
 };
 
@@ -311,6 +312,17 @@ static int parse_path(const char *name, const char *val, char *dst, size_t size,
 	return 0;
 }
 
+/* "", "auto" or an absolute path that fits a unix socket address. */
+static int parse_broker(const char *v, struct twp_config *c, char *err, size_t errlen)
+{
+	if (*v && strcmp(v, "auto") && *v != '/') {
+		snprintf(err, errlen, "%s: bad value '%.64s' (expected auto or an absolute path)",
+			 TWPOOL_ENV_BROKER, v);
+		return -EINVAL;
+	}
+	return parse_path(TWPOOL_ENV_BROKER, v, c->broker, sizeof(c->broker), err, errlen);
+}
+
 static void check_names(struct twp_config *c, const struct src *s)
 {
 	for (char *const *e = s->env; e && *e; e++)
@@ -347,6 +359,11 @@ static int parse_all(struct twp_config *c, const struct src *src, char *err, siz
 		return -EINVAL;
 	if ((v = env_get(src, TWPOOL_ENV_LOG_FILE)) &&
 	    parse_path(TWPOOL_ENV_LOG_FILE, v, c->log_file, sizeof(c->log_file), err, errlen))
+		return -EINVAL;
+	if ((v = env_get(src, TWPOOL_ENV_BROKER)) && parse_broker(v, c, err, errlen))
+		return -EINVAL;
+	if ((v = env_get(src, TWPOOL_ENV_BROKER_EXEC)) &&
+	    parse_path(TWPOOL_ENV_BROKER_EXEC, v, c->broker_exec, sizeof(c->broker_exec), err, errlen))
 		return -EINVAL;
 	if ((v = env_get(src, TWPOOL_ENV_TARGETS)) && parse_targets(c, v, err, errlen))
 		return -EINVAL;

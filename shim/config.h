@@ -37,6 +37,9 @@ struct twp_config {
 	enum twp_loglevel log_level;
 	char stats_path[4096]; /* "" when unset; %p not yet expanded */
 	char log_file[4096];
+	char broker[104];       /* TWPOOL_BROKER: "", "auto" or a socket path
+				 * (the broker binds PATH.new first: 103 bytes) */
+	char broker_exec[4096]; /* TWPOOL_BROKER_EXEC; "": beside the library */
 	char warning[320]; /* a TWPOOL_ variable this version does not know */
 };
 

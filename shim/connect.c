@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "broker.h"
 #include "clock.h"
 #include "close.h"
 #include "config.h"
@@ -230,6 +231,10 @@ static int connect_target(int fd, struct twp_slot *s, uint32_t st, const struct 
 	twp_conn_tick();
 	int answer, saved = errno;
 	struct twp_conn *c = checkout(t, sa->sa_family);
+	if (!c && (c = twp_broker_take(t, sp->codec, sa, len)) && reuse_check(c->fd, c) != TWP_R_NONE) {
+		twp_conn_discard(c, TWP_R_STALE);
+		c = NULL;
+	}
 	if (c && handout(fd, s, c, &answer) == 0) {
 		if (answer == 0)
 			errno = saved;

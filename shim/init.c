@@ -3,8 +3,10 @@
 #include <pthread.h>
 #include <sys/auxv.h>
 
+#include "broker.h"
 #include "child.h"
 #include "conffile.h"
+#include "close.h"
 #include "config.h"
 #include "fdtab.h"
 #include "guard.h"
@@ -55,6 +57,10 @@ void twp_init(void)
 
 void twp_fini(void)
 {
-	if (twp_fdtab_size)
-		twp_stats_write(1);
+	if (!twp_fdtab_size)
+		return;
+	if (twp_broker_on())
+		twp_close_all_clean();
+	twp_stats_write(1);
+	twp_broker_give_all();
 }

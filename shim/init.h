@@ -8,7 +8,8 @@
  * constructor in hooks.c. Until then every hook passes through. */
 void twp_init(void);
 
-/* At exit: the last write of the stats file. */
+/* At exit: the last write of the stats file; idle connections to the
+ * broker, if any. */
 void twp_fini(void);
 
 /* Applies cfg as if it came from the environment (unit tests). */

@@ -712,3 +712,46 @@ Test(config, zero_length_error_buffer)
 	cr_assert_eq(err[0], 'x', "errlen 0: err must not be written");
 	cr_assert_eq(c.enabled, 0, "rejected: shim off");
 }
+
+/* ---- TWPOOL_BROKER --------------------------------------------------- */
+
+Test(config, broker_off_by_default)
+{
+	struct parsed *p = parse1("TWPOOL_TARGETS=*:80");
+	cr_assert_str_empty(p->c.broker, "no broker unless asked for, got '%s'", p->c.broker);
+}
+
+Test(config, broker_accepts_auto_and_absolute_paths_without_warning)
+{
+	const char *ok[] = { "TWPOOL_BROKER=auto", "TWPOOL_BROKER=/run/user/1000/twpool/b.sock",
+			     "TWPOOL_BROKER=" };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct parsed *p = parse_env(ok[i], "TWPOOL_BROKER_EXEC=/usr/lib/twpool-broker",
+					     "TWPOOL_TARGETS=*:80", NULL);
+		cr_assert_eq(p->rc, 0, "%s: %s", ok[i], p->err);
+		cr_assert_str_eq(p->c.broker, ok[i] + 14, "%s", ok[i]);
+		cr_assert_str_eq(p->c.broker_exec, "/usr/lib/twpool-broker");
+		cr_assert_str_empty(p->c.warning, "%s is known: no warning, got '%s'", ok[i],
+				    p->c.warning);
+	}
+}
+
+Test(config, broker_rejects_relative_path)
+{
+	assert_rejected(parse_env("TWPOOL_BROKER=broker.sock", "TWPOOL_TARGETS=*:80", NULL, NULL),
+			"TWPOOL_BROKER", "broker.sock");
+}
+
+/* A unix socket address holds 107 bytes of path, and the broker binds
+ * PATH.new before renaming it: 103. */
+Test(config, broker_rejects_path_longer_than_a_socket_address)
+{
+	char var[300];
+	snprintf(var, sizeof(var), "TWPOOL_BROKER=/%0103d", 0);
+	struct parsed *p = parse_env(var, "TWPOOL_TARGETS=*:80", NULL, NULL);
+	cr_assert_eq(p->rc, -EINVAL, "a 104-byte path is too long: %s", p->err);
+	cr_assert_not_null(strstr(p->err, "TWPOOL_BROKER"), "err '%s'", p->err);
+	var[strlen(var) - 1] = '\0';
+	p = parse_env(var, "TWPOOL_TARGETS=*:80", NULL, NULL);
+	cr_assert_eq(p->rc, 0, "a 103-byte path fits: %s", p->err);
+}
