@@ -694,6 +694,23 @@ Test(cli, verbose_sets_debug)
 	h_run_free(&r);
 }
 
+Test(cli, broker_flag_sets_the_broker)
+{
+	const char *cases[][2] = { { "--broker", "TWPOOL_BROKER=auto" },
+				   { "--broker=/run/tw/b.sock", "TWPOOL_BROKER=/run/tw/b.sock" } };
+	for (size_t i = 0; i < 2; i++) {
+		struct h_run r;
+		tw(&r, NULL, cases[i][0], "-t", "127.0.0.1:1", "/usr/bin/env", NULL);
+		cr_expect_eq(r.status, 0, "%s: exit status %d; stderr:\n%s", cases[i][0], r.status,
+			     r.err);
+		char *l = line_with(r.out, "TWPOOL_BROKER=");
+		cr_expect(l && !strcmp(l, cases[i][1]), "%s: want %s, got %s", cases[i][0],
+			  cases[i][1], l);
+		free(l);
+		h_run_free(&r);
+	}
+}
+
 /* Nothing but the settings is added: no stray variables. */
 Test(cli, adds_nothing_else_to_the_environment)
 {
