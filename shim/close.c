@@ -58,11 +58,21 @@ static enum twp_reason shape_check(uint32_t st)
 	return TWP_R_NONE;
 }
 
+/* With a codec: its verdict. A use that only changed session state is
+ * parked all the same, with the codec's reset to be written. */
+static enum twp_reason codec_verdict(struct twp_conn *c)
+{
+	const struct twp_codec *k = c->codec;
+	enum twp_reason why = k->verdict(c->codec_state);
+	c->reset_pending = why != TWP_R_NONE && k->needs_reset && k->needs_reset(c->codec_state);
+	return c->reset_pending ? TWP_R_NONE : why;
+}
+
 /* Why fd's connection must not be parked, or TWP_R_NONE. Costs no system
  * call: what the kernel knows (unread bytes, EOF, unsent data) is checked
  * before the connection is used again, which sees strictly more. */
 static enum twp_reason park_check(uint32_t st, const struct twp_slot *s,
-				  const struct twp_conn *c, uint64_t now)
+				  struct twp_conn *c, uint64_t now)
 {
 	if (st & TWP_S_EOF)
 		return TWP_R_EOF;
@@ -72,7 +82,7 @@ static enum twp_reason park_check(uint32_t st, const struct twp_slot *s,
 		return TWP_R_SHUTDOWN;
 	if (st & TWP_S_NOPOOL)
 		return s->why ? (enum twp_reason)s->why : TWP_R_SOCKOPT;
-	enum twp_reason why = c->codec ? c->codec->verdict(c->codec_state) : shape_check(st);
+	enum twp_reason why = c->codec ? codec_verdict(c) : shape_check(st);
 	if (why != TWP_R_NONE)
 		return why;
 	if (twp_conn_maybe_shared(c))
@@ -119,9 +129,22 @@ static int close_provisional(int fd, struct twp_slot *s)
 }
 
 /* The connection goes to the pool, or is closed for real; counted. */
+/* Writes the codec's reset on a connection being parked, without waiting:
+ * its reply is read before the next use. 0, or -1 (then not parked). */
+static int send_reset(struct twp_conn *c)
+{
+	int saved = errno;
+	ssize_t w = twp_real.send(c->fd, c->codec->reset, c->codec->reset_len,
+				  MSG_DONTWAIT | MSG_NOSIGNAL);
+	errno = saved;
+	return w == (ssize_t)c->codec->reset_len ? 0 : -1;
+}
+
 static void settle(struct twp_conn *c, enum twp_reason why, uint64_t now)
 {
 	struct twp_target *t = c->target;
+	if (why == TWP_R_NONE && c->reset_pending && send_reset(c) < 0)
+		why = TWP_R_STATE;
 	if (why == TWP_R_NONE) {
 		twp_count(&t->n.parked);
 		twp_debug("close %s parked as fd %d", t->label, c->fd);

@@ -28,6 +28,13 @@ struct twp_codec {
 	enum twp_reason (*verdict)(const void *state);
 	/* 1 when the bytes written since the handout may be sent again. */
 	int (*replayable)(const void *state);
+	/* Optional: a request that brings a used connection back to a fresh
+	 * one's state (written when it is parked), the exact reply it gets
+	 * (read before the next handout), and needs_reset, 1 when this use
+	 * changed that state and the connection is otherwise clean. */
+	int (*needs_reset)(const void *state);
+	const char *reset, *reset_reply;
+	size_t reset_len, reset_reply_len;
 };
 
 /* The protocol names TWPOOL_TARGETS accepts after a '/', for messages. */

@@ -570,4 +570,12 @@ const struct twp_codec twp_codec_resp = {
 	.bytes = resp_bytes,
 	.verdict = resp_verdict,
 	.replayable = resp_replayable,
+	/* RESET (Redis 6.2+): what a fresh connection is, deauthenticated,
+	 * RESP2, database 0; anything but +RESET (an older server's -ERR, a
+	 * pub/sub message still in flight) discards the connection. */
+	.needs_reset = twp_resp_needs_reset,
+	.reset = "*1\r\n$5\r\nRESET\r\n",
+	.reset_len = 15,
+	.reset_reply = "+RESET\r\n",
+	.reset_reply_len = 8,
 };

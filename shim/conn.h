@@ -44,6 +44,8 @@ struct twp_conn {
 	struct twp_target *target;
 	struct twp_opts *opts;    /* options to undo before the next use */
 	const struct twp_codec *codec; /* NULL: the call-shape rules */
+	int reset_pending;        /* the codec's reset was written at park:
+				   * its reply is read before the next use */
 	void *codec_state;
 	struct sockaddr_in6 peer; /* where it connects (sockaddr_in for AF_INET) */
 	socklen_t peerlen;

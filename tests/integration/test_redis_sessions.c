@@ -16,10 +16,10 @@ static void up(void) { h_redis_start(&srv, "--enable-debug-command yes"); }
 static void down(void) { h_server_stop(&srv); }
 
 /* The script's output; protocol NULL: without the shim. */
-static char *run(const char *protocol)
+static char *run_args(const char *protocol, const char *mode, const char *n)
 {
 	char *argv[] = { "python3", fmt("%s/tests/progs/redis-sessions.py", h_src()),
-			 fmt("%d", srv.port), NULL };
+			 fmt("%d", srv.port), (char *)mode, (char *)n, NULL };
 	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d/%s", srv.port, protocol ? protocol : ""),
 			NULL };
 	struct h_run r;
@@ -30,6 +30,8 @@ static char *run(const char *protocol)
 		     protocol ? protocol : "no shim", r.err);
 	return r.out;
 }
+
+static char *run(const char *protocol) { return run_args(protocol, NULL, NULL); }
 
 Test(redis_sessions, state_never_reaches_the_next_user, .init = up, .fini = down, .timeout = 120)
 {
@@ -53,4 +55,19 @@ Test(redis_sessions, raw_rules_leak_which_shows_the_scenarios_bite, .init = up, 
 			  "under /raw the scenarios should show leaked state; they showed none:\n%s",
 			  raw);
 	cr_expect(strstr(raw, "select: in-db1"), "SELECT did not leak under /raw:\n%s", raw);
+}
+
+/* The same AUTH and SELECT on every connection keep their reuse: the
+ * connection is RESET when parked, and the next user authenticates again. */
+Test(redis_sessions, auth_and_select_per_connection_keep_reuse, .init = up, .fini = down,
+     .timeout = 180)
+{
+	long before = h_redis_info(&srv, "total_connections_received");
+	char *with = run_args("redis", "loop", "1000");
+	long made = h_redis_info(&srv, "total_connections_received") - before;
+	cr_expect(strstr(with, "loop cycles 1000 wrong 0"), "wrong replies under /redis:\n%s", with);
+	cr_expect_leq(made, 2, "%ld server connections for 1000 AUTH+SELECT+GET cycles", made);
+	char *without = run_args(NULL, "loop", "20");
+	cr_expect(strstr(without, "loop cycles 20 wrong 0"), "control without the shim:\n%s",
+		  without);
 }

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""redis-sessions.py PORT - Redis connection state left by one user, seen
-by the next (issue: "Redis and memcached without session leaks").
+"""redis-sessions.py PORT [loop N] - Redis connection state left by one user,
+seen by the next (issue: "Redis and memcached without session leaks").
+
+With "loop N": N cycles of connect, AUTH, SELECT, GET, close, alternating
+between two users and two databases; prints "loop cycles C wrong W", W
+counting replies that were not the cycle's own user's and database's value.
 
 Each scenario: user 1 opens a connection, changes its state and closes it
 without undoing that; user 2 opens a connection and asks. One line per
@@ -120,4 +124,28 @@ def main():
     c.close()
 
 
-main()
+def loop(n):
+    admin = Conn()
+    admin.ask("ACL", "SETUSER", "alice", "on", ">a", "~*", "+@all")
+    admin.ask("ACL", "SETUSER", "bob", "on", ">b", "~*", "+@all")
+    for db in ("3", "5"):
+        admin.ask("SELECT", db)
+        admin.ask("SET", "who", "db" + db)
+    admin.close()
+    wrong = 0
+    for i in range(n):
+        user, pw, db = ("alice", "a", "3") if i % 2 == 0 else ("bob", "b", "5")
+        c = Conn()
+        got = [c.ask("AUTH", user, pw), c.ask("SELECT", db), c.ask("GET", "who"),
+               c.ask("ACL", "WHOAMI")]
+        c.close()
+        if got != ["+OK", "+OK", "db" + db, user]:
+            wrong += 1
+            print("wrong: cycle %d %s" % (i, got), flush=True)
+    print("loop cycles %d wrong %d" % (n, wrong), flush=True)
+
+
+if len(sys.argv) > 3 and sys.argv[2] == "loop":
+    loop(int(sys.argv[3]))
+else:
+    main()
