@@ -229,10 +229,12 @@ static void coding_token(struct twp_http_msg *m, const char *tok, size_t n)
 	m->flags = (uint8_t)((m->flags & ~F_CHUNKED) | (is(tok, n, "chunked") ? F_CHUNKED : 0));
 }
 
+/* A second Content-Length, even an equal one (which RFC 9110 8.6 lets a
+ * recipient take), is not trusted: http_parser rejects it. */
 static int content_length(struct twp_http *h, struct twp_http_msg *m)
 {
 	uint64_t v;
-	if (parse_length(m, &v) < 0 || (m->flags & F_CL && v != m->len))
+	if (parse_length(m, &v) < 0 || m->flags & F_CL)
 		return lost(h, m);
 	m->len = v;
 	m->flags |= F_CL;
