@@ -276,6 +276,17 @@ static enum hdr header_of(const struct twp_http_msg *m)
 	return H_OTHER;
 }
 
+/* A name that starts as a framing field's and goes on ("Transfer-Encoding~",
+ * "Content-Length2"): http_parser takes some of those for the field. */
+static int odd_framing_name(const struct twp_http_msg *m)
+{
+	static const char *const names[] = { "transfer-encoding", "content-length" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (m->n > strlen(names[i]) && !memcmp(m->buf, names[i], strlen(names[i])))
+			return 1;
+	return 0;
+}
+
 static int end_of_headers(struct twp_http *h, struct twp_http_msg *m, int resp);
 static int message_done(struct twp_http *h, struct twp_http_msg *m, int resp);
 
@@ -285,6 +296,8 @@ static int name_byte(struct twp_http *h, struct twp_http_msg *m, int resp, unsig
 		return m->flags & F_TRAILERS ? message_done(h, m, resp) : end_of_headers(h, m, resp);
 	if (c == ':' && m->n > 0) {
 		m->hdr = (uint8_t)header_of(m);
+		if (m->hdr == H_OTHER && odd_framing_name(m))
+			return lost(h, m);
 		m->st = ST_VALUE;
 		m->n = 0;
 		return 0;
