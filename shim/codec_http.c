@@ -213,9 +213,11 @@ static int is(const char *tok, size_t n, const char *word)
 	return n == strlen(word) && !memcmp(tok, word, n);
 }
 
+/* An empty element counts as close: http_parser does not see the
+ * keep-alive of "Connection: ,keep-alive". */
 static void connection_token(struct twp_http_msg *m, const char *tok, size_t n)
 {
-	if (is(tok, n, "close"))
+	if (!n || is(tok, n, "close"))
 		m->flags |= F_CLOSE;
 	else if (is(tok, n, "keep-alive"))
 		m->flags |= F_KEEPALIVE;
