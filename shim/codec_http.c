@@ -213,22 +213,33 @@ static int is(const char *tok, size_t n, const char *word)
 	return n == strlen(word) && !memcmp(tok, word, n);
 }
 
-/* An empty element counts as close: http_parser does not see the
- * keep-alive of "Connection: ,keep-alive". */
 static void connection_token(struct twp_http_msg *m, const char *tok, size_t n)
 {
-	if (!n || is(tok, n, "close"))
+	if (is(tok, n, "close"))
 		m->flags |= F_CLOSE;
 	else if (is(tok, n, "keep-alive"))
 		m->flags |= F_KEEPALIVE;
 }
 
-/* Transfer codings apply in order: the last one decides the framing. An
- * empty element counts as a coding that is not chunked: http_parser reads
- * "chunked," so. */
+/* Transfer codings apply in order: the last one decides the framing. */
 static void coding_token(struct twp_http_msg *m, const char *tok, size_t n)
 {
 	m->flags = (uint8_t)((m->flags & ~F_CHUNKED) | (is(tok, n, "chunked") ? F_CHUNKED : 0));
+}
+
+/* 1 when the list value of m has an empty element: "a,", ",a", "a,,b", "".
+ * RFC 9110 5.6.1 lets recipients skip them; http_parser does not (it reads
+ * neither "chunked," nor "Connection: ,keep-alive" as it says), so such a
+ * framing field is not trusted. */
+static int empty_element(const struct twp_http_msg *m)
+{
+	int seen = 0;
+	for (int i = 0; i < m->n; i++) {
+		if (m->buf[i] == ',' && !seen)
+			return 1;
+		seen = m->buf[i] == ',' ? 0 : seen || m->buf[i] != ' ';
+	}
+	return !seen;
 }
 
 /* A second Content-Length, even an equal one (which RFC 9110 8.6 lets a
@@ -255,6 +266,8 @@ static int header_done(struct twp_http *h, struct twp_http_msg *m)
 		return lost(h, m); /* a tab inside: http_parser rejects what RFC 9110 allows */
 	if (m->hdr == H_CL && content_length(h, m) < 0)
 		return -1;
+	if ((m->hdr == H_TE || m->hdr == H_CONNECTION) && empty_element(m))
+		return lost(h, m);
 	if (m->hdr == H_TE) {
 		m->flags |= F_TE;
 		each_token(m, coding_token);
