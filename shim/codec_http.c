@@ -411,6 +411,8 @@ static int response_headers(struct twp_http *h, struct twp_http_msg *m)
 	}
 	if (!keeps_alive(m))
 		never(h, TWP_R_SERVER_CLOSE);
+	if (m->flags & F_TE && m->flags & F_CL)
+		return lost(h, m); /* even without content: http_parser rejects it */
 	if (kind & K_HEAD || m->status == 204 || m->status == 304)
 		return message_done(h, m, 1);
 	return body_by_fields(h, m, 1);
