@@ -221,18 +221,33 @@ static void connection_token(struct twp_http_msg *m, const char *tok, size_t n)
 		m->flags |= F_KEEPALIVE;
 }
 
-/* Transfer codings apply in order: the last one decides the framing. An
- * empty element counts as a coding that is not chunked: http_parser reads
- * "chunked," so. */
+/* Transfer codings apply in order: the last one decides the framing. */
 static void coding_token(struct twp_http_msg *m, const char *tok, size_t n)
 {
 	m->flags = (uint8_t)((m->flags & ~F_CHUNKED) | (is(tok, n, "chunked") ? F_CHUNKED : 0));
 }
 
+/* 1 when the list value of m has an empty element: "a,", ",a", "a,,b", "".
+ * RFC 9110 5.6.1 lets recipients skip them; http_parser does not (it reads
+ * neither "chunked," nor "Connection: ,keep-alive" as it says), so such a
+ * framing field is not trusted. */
+static int empty_element(const struct twp_http_msg *m)
+{
+	int seen = 0;
+	for (int i = 0; i < m->n; i++) {
+		if (m->buf[i] == ',' && !seen)
+			return 1;
+		seen = m->buf[i] == ',' ? 0 : seen || m->buf[i] != ' ';
+	}
+	return !seen;
+}
+
+/* A second Content-Length, even an equal one (which RFC 9110 8.6 lets a
+ * recipient take), is not trusted: http_parser rejects it. */
 static int content_length(struct twp_http *h, struct twp_http_msg *m)
 {
 	uint64_t v;
-	if (parse_length(m, &v) < 0 || (m->flags & F_CL && v != m->len))
+	if (parse_length(m, &v) < 0 || m->flags & F_CL)
 		return lost(h, m);
 	m->len = v;
 	m->flags |= F_CL;
@@ -251,6 +266,8 @@ static int header_done(struct twp_http *h, struct twp_http_msg *m)
 		return lost(h, m); /* a tab inside: http_parser rejects what RFC 9110 allows */
 	if (m->hdr == H_CL && content_length(h, m) < 0)
 		return -1;
+	if ((m->hdr == H_TE || m->hdr == H_CONNECTION) && empty_element(m))
+		return lost(h, m);
 	if (m->hdr == H_TE) {
 		m->flags |= F_TE;
 		each_token(m, coding_token);
@@ -274,6 +291,17 @@ static enum hdr header_of(const struct twp_http_msg *m)
 	return H_OTHER;
 }
 
+/* A name that starts as a framing field's and goes on ("Transfer-Encoding~",
+ * "Content-Length2"): http_parser takes some of those for the field. */
+static int odd_framing_name(const struct twp_http_msg *m)
+{
+	static const char *const names[] = { "transfer-encoding", "content-length" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (m->n > strlen(names[i]) && !memcmp(m->buf, names[i], strlen(names[i])))
+			return 1;
+	return 0;
+}
+
 static int end_of_headers(struct twp_http *h, struct twp_http_msg *m, int resp);
 static int message_done(struct twp_http *h, struct twp_http_msg *m, int resp);
 
@@ -283,6 +311,8 @@ static int name_byte(struct twp_http *h, struct twp_http_msg *m, int resp, unsig
 		return m->flags & F_TRAILERS ? message_done(h, m, resp) : end_of_headers(h, m, resp);
 	if (c == ':' && m->n > 0) {
 		m->hdr = (uint8_t)header_of(m);
+		if (m->hdr == H_OTHER && odd_framing_name(m))
+			return lost(h, m);
 		m->st = ST_VALUE;
 		m->n = 0;
 		return 0;
@@ -381,6 +411,8 @@ static int response_headers(struct twp_http *h, struct twp_http_msg *m)
 	}
 	if (!keeps_alive(m))
 		never(h, TWP_R_SERVER_CLOSE);
+	if (m->flags & F_TE && m->flags & F_CL)
+		return lost(h, m); /* even without content: http_parser rejects it */
 	if (kind & K_HEAD || m->status == 204 || m->status == 304)
 		return message_done(h, m, 1);
 	return body_by_fields(h, m, 1);
