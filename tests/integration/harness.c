@@ -492,7 +492,7 @@ static int port_in_any_socket(int port);
 
 /* A port no socket mentions, local or remote: an earlier test's TIME_WAIT
  * sockets towards a recycled port would count against the next test. */
-static int free_port(void)
+int h_free_port(void)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		struct sockaddr_in a = { .sin_family = AF_INET };
@@ -534,7 +534,7 @@ void h_redis_start(struct h_server *s, const char *extra_args)
 	strcpy(s->kind, "redis");
 	for (int try = 1; try <= REDIS_START_TRIES; try++) {
 		make_temp_dir(s->dir, sizeof(s->dir), "redis");
-		s->port = free_port();
+		s->port = h_free_port();
 		char *dir = sh_quote(s->dir), *cmd;
 		if (asprintf(&cmd,
 			     "redis-server --port %d --bind 127.0.0.1 --save '' "
@@ -564,7 +564,7 @@ void h_twserver_start(struct h_server *s, const char *extra_args)
 	char path[PATH_MAX], *cmd;
 	snprintf(path, sizeof(path), "%s/twpool-server", h_build());
 	char *qpath = sh_quote(path);
-	if (asprintf(&cmd, "%s -p %d %s", qpath, free_port(), extra_args ? extra_args : "") < 0)
+	if (asprintf(&cmd, "%s -p %d %s", qpath, h_free_port(), extra_args ? extra_args : "") < 0)
 		cr_assert_fail("asprintf: out of memory");
 	free(qpath);
 	int out[2];
@@ -737,4 +737,10 @@ double h_prom(const char *text, const char *metric, const char *label_substr)
 		found = 1;
 	}
 	return found ? sum : -1;
+}
+
+void h_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
 }

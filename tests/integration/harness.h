@@ -108,6 +108,13 @@ char *h_fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
 char *h_tmp(const char *name);
 
+/* A port no socket in this network namespace mentions, local or remote
+ * (so neither a listener nor an old TIME_WAIT is in the way). */
+int h_free_port(void);
+
+/* Writes text to path (created or truncated); fails the test otherwise. */
+void h_write_file(const char *path, const char *text);
+
 /* The whole file, malloc'd and NUL-terminated, or NULL if unreadable. */
 char *h_slurp(const char *path);
 

@@ -43,34 +43,14 @@ static void skip_under_sanitizer(const char *why)
 static void tw_up(void) { h_twserver_start(&srv, NULL); }
 static void tw_down(void) { h_server_stop(&srv); }
 
-/* A port nothing listens on, from the kernel (private network namespace:
- * nobody else takes it before nginx binds it). */
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0 &&
-		  getsockname(fd, (struct sockaddr *)&sa, &len) == 0, "no free port");
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	cr_assert(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
-}
-
 /* nginx in the foreground, one process, access log "$connection $status"
  * per request, keep-alive for 1000 requests. */
 static void nginx_up(void)
 {
 	nginx_dir = h_tmp(fmt("nginx-%d", (int)getpid()));
-	nginx_port = free_port();
+	nginx_port = h_free_port();
 	cr_assert(system(fmt("mkdir -p '%s'", nginx_dir)) == 0, "cannot create %s", nginx_dir);
-	write_file(fmt("%s/nginx.conf", nginx_dir), fmt(
+	h_write_file(fmt("%s/nginx.conf", nginx_dir), fmt(
 		"daemon off; master_process off; worker_processes 1;\n"
 		"pid %1$s/nginx.pid; error_log %1$s/error.log;\n"
 		"events { worker_connections 1024; }\n"

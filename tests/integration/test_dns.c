@@ -34,22 +34,14 @@ static struct h_server srv;
 static void tw_up(void) { h_twserver_start(&srv, NULL); }
 static void down(void) { h_server_stop(&srv); }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	cr_assert(f, "cannot create %s: %s", path, strerror(errno));
-	fputs(text, f);
-	cr_assert_eq(fclose(f), 0, "cannot write %s", path);
-}
-
 /* A directory holding resolv.conf, nsswitch.conf and hosts for the client. */
 static char *name_files(const char *tag, const char *resolv, const char *nss, const char *hosts)
 {
 	char *dir = h_tmp(tag);
 	cr_assert_eq(mkdir(dir, 0755), 0, "mkdir %s: %s", dir, strerror(errno));
-	write_file(fmt("%s/resolv.conf", dir), resolv);
-	write_file(fmt("%s/nsswitch.conf", dir), nss);
-	write_file(fmt("%s/hosts", dir), hosts);
+	h_write_file(fmt("%s/resolv.conf", dir), resolv);
+	h_write_file(fmt("%s/nsswitch.conf", dir), nss);
+	h_write_file(fmt("%s/hosts", dir), hosts);
 	return dir;
 }
 

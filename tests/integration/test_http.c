@@ -44,26 +44,6 @@ static void pause_ms(long ms)
 	nanosleep(&(struct timespec){ ms / 1000, ms % 1000 * 1000000L }, NULL);
 }
 
-/* A port nothing listens on, from the kernel (private network namespace:
- * nobody else takes it before nginx binds it). */
-static int free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&sa, len) == 0 &&
-		  getsockname(fd, (struct sockaddr *)&sa, &len) == 0, "no free port");
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	cr_assert(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
-}
-
 static void sh(const char *cmd)
 {
 	cr_assert(system(cmd) == 0, "failed: %s", cmd);
@@ -75,12 +55,12 @@ static void sh(const char *cmd)
 static void nginx_up(void)
 {
 	nginx_dir = h_tmp(fmt("nginx-%d", (int)getpid()));
-	port_a = free_port();
-	port_b = free_port();
+	port_a = h_free_port();
+	port_b = h_free_port();
 	sh(fmt("mkdir -p '%1$s/a' '%1$s/b' && printf 'small-A\\n' > '%1$s/a/small' && "
 	       "printf 'small-B\\n' > '%1$s/b/small' && head -c 5000000 /dev/zero > '%1$s/a/big'",
 	       nginx_dir));
-	write_file(fmt("%s/nginx.conf", nginx_dir), fmt(
+	h_write_file(fmt("%s/nginx.conf", nginx_dir), fmt(
 		"daemon off; master_process off; worker_processes 1;\n"
 		"pid %1$s/nginx.pid; error_log %1$s/error.log;\n"
 		"events { worker_connections 1024; }\n"
