@@ -122,8 +122,8 @@ $(BUILD)/bench-pool: tests/progs/bench-pool.c $(INT_OBJ)
 $(BUILD)/bench-codec: tests/progs/bench-codec.c $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
 
-$(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ)
-	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(UNIT_SRC) $(INT_OBJ) -lcriterion $(LDLIBS_LIB)
+$(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ) cmd/broker_hold.c
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $(UNIT_SRC) cmd/broker_hold.c $(INT_OBJ) -lcriterion $(LDLIBS_LIB)
 
 $(BUILD)/integration-tests: $(INTEG_SRC) tests/integration/harness.c tests/integration/harness.h
 	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $(INTEG_SRC) tests/integration/harness.c -lcriterion -lpthread

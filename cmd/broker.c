@@ -192,7 +192,7 @@ static void accept_all(void)
 static void sweep_clients(uint64_t now)
 {
 	for (int fd = 0; fd < fd_cap; fd++)
-		if (client_since[fd] && now - client_since[fd] >= CLIENT_MAX_MS)
+		if (client_since[fd] && now >= client_since[fd] + CLIENT_MAX_MS)
 			drop_client(fd);
 }
 
@@ -210,7 +210,6 @@ static void run(void)
 	uint64_t idle_since = now_ms(), last_sweep = 0;
 	while (!stop) {
 		int n = epoll_wait(tb_epoll, evs, 64, 500);
-		uint64_t now = now_ms();
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd == lfd)
@@ -220,6 +219,9 @@ static void run(void)
 			else
 				tb_evict(fd, "closed by its peer, or bytes came");
 		}
+		/* Read after the events: a connection or client they stamped
+		 * must not look older than now (an unsigned wrap read as days). */
+		uint64_t now = now_ms();
 		if (now - last_sweep >= 250) {
 			tb_sweep(now);
 			sweep_clients(now);

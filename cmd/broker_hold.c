@@ -138,7 +138,7 @@ void tb_sweep(uint64_t now)
 		struct held *h = &held[fd];
 		if (!h->used)
 			continue;
-		if (tb_idle_timeout_ms && now - h->parked_ms >= tb_idle_timeout_ms)
+		if (tb_idle_timeout_ms && now >= h->parked_ms + tb_idle_timeout_ms)
 			tb_evict(fd, "idle timeout");
 		else if (h->m.expires_ms && now >= h->m.expires_ms)
 			tb_evict(fd, "lifetime");

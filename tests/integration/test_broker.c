@@ -168,7 +168,7 @@ static char *start_broker(void)
 {
 	char *log = h_tmp("broker.log");
 	char *argv[] = { fmt("%s/twpool-broker", h_build()), "--socket", sock_path, "--linger",
-			 "60", "--idle-timeout-ms", "600000", NULL };
+			 "60", "--idle-timeout-ms", "600000", "--verbose", NULL };
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	posix_spawn_file_actions_init(&fa);
@@ -266,7 +266,7 @@ static int redis_socket(void)
  * is neither taken from one nor lent to one. */
 Test(broker, keeps_network_namespaces_apart)
 {
-	start_broker();
+	char *log = start_broker();
 	int b = broker_conn(), s = redis_socket();
 	exchange(b, TWP_BOP_PUT, s, 1);
 	close(s);
@@ -276,7 +276,8 @@ Test(broker, keeps_network_namespaces_apart)
 	close(s);
 	cr_expect_eq(exchange(b, TWP_BOP_GET, -1, 1), -1, "a connection was lent to another namespace");
 	int got = exchange(b, TWP_BOP_GET, -1, 0);
-	cr_expect_geq(got, 0, "the connection of this namespace was not kept");
+	cr_expect_geq(got, 0, "the connection of this namespace was not kept; broker log: %s",
+		      h_slurp(log));
 	close(got);
 	close(b);
 }
@@ -295,7 +296,8 @@ Test(broker, refuses_what_is_not_a_connection)
 	exchange(b, TWP_BOP_PUT, s, 0);
 	close(s);
 	int got = exchange(b, TWP_BOP_GET, -1, 0);
-	cr_expect_geq(got, 0, "the broker did not lend back a real connection");
+	cr_expect_geq(got, 0, "the broker did not lend back a real connection; broker log: %s",
+		      h_slurp(log));
 	close(got);
 	close(b);
 	char *text = h_slurp(log);
