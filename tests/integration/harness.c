@@ -556,22 +556,15 @@ void h_redis_start(struct h_server *s, const char *extra_args)
 	}
 }
 
-void h_twserver_start(struct h_server *s, const char *extra_args)
+void h_port_server_start(struct h_server *s, const char *kind, const char *cmd)
 {
 	memset(s, 0, sizeof(*s));
-	strcpy(s->kind, "twpool");
-	make_temp_dir(s->dir, sizeof(s->dir), "twserver");
-	char path[PATH_MAX], *cmd;
-	snprintf(path, sizeof(path), "%s/twpool-server", h_build());
-	char *qpath = sh_quote(path);
-	if (asprintf(&cmd, "%s -p %d %s", qpath, h_free_port(), extra_args ? extra_args : "") < 0)
-		cr_assert_fail("asprintf: out of memory");
-	free(qpath);
+	snprintf(s->kind, sizeof(s->kind), "%s", kind);
+	make_temp_dir(s->dir, sizeof(s->dir), kind);
 	int out[2];
 	if (pipe2(out, O_CLOEXEC) < 0)
 		cr_assert_fail("pipe2: %s", strerror(errno));
 	server_spawn(s, cmd, out[1], "stderr.log");
-	free(cmd);
 	close(out[1]);
 	struct buf b = { .fd = out[0] };
 	long deadline = now_ms() + START_TIMEOUT_MS;
@@ -587,9 +580,61 @@ void h_twserver_start(struct h_server *s, const char *extra_args)
 	if (!b.p || sscanf(b.p, "port %d", &s->port) != 1) {
 		struct tail err = log_tail(s, "stderr.log");
 		h_server_stop(s);
-		cr_assert_fail("%s did not print its port. Its stderr:\n%s", path, err.text);
+		cr_assert_fail("%s did not print its port. Its stderr:\n%s", cmd, err.text);
 	}
 	free(b.p);
+}
+
+void h_twserver_start(struct h_server *s, const char *extra_args)
+{
+	char path[PATH_MAX], *cmd;
+	snprintf(path, sizeof(path), "%s/twpool-server", h_build());
+	char *qpath = sh_quote(path);
+	if (asprintf(&cmd, "%s -p %d %s", qpath, h_free_port(), extra_args ? extra_args : "") < 0)
+		cr_assert_fail("asprintf: out of memory");
+	free(qpath);
+	h_port_server_start(s, "twpool", cmd);
+	free(cmd);
+}
+
+/* Waits for memcached to answer "version". 0: up; -1: it exited or
+ * stayed silent. */
+static int memcached_wait(struct h_server *s)
+{
+	long deadline = now_ms() + START_TIMEOUT_MS;
+	while (now_ms() < deadline) {
+		if (server_exited(s))
+			return -1;
+		char *r = server_query(s, "version\r\nquit\r\n");
+		int up = r && !strncmp(r, "VERSION ", 8);
+		free(r);
+		if (up)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+void h_memcached_start(struct h_server *s, const char *extra_args)
+{
+	memset(s, 0, sizeof(*s));
+	strcpy(s->kind, "memcached");
+	make_temp_dir(s->dir, sizeof(s->dir), "memcached");
+	s->port = h_free_port();
+	char *cmd;
+	if (asprintf(&cmd, "memcached -l 127.0.0.1 -p %d -U 0 -u nobody %s", s->port,
+		     extra_args ? extra_args : "") < 0)
+		cr_assert_fail("asprintf: out of memory");
+	server_spawn(s, cmd, -1, "stderr.log");
+	free(cmd);
+	if (memcached_wait(s) == 0)
+		return;
+	struct tail out = log_tail(s, "stderr.log");
+	int port = s->port;
+	h_server_stop(s);
+	cr_assert_fail("memcached did not start on port %d (is it installed? scripts/deps test "
+		       "installs it). Its output:\n%s",
+		       port, out.text);
 }
 
 /* ---- queries ---- */
@@ -630,6 +675,23 @@ long h_redis_cmd_int(struct h_server *s, const char *cmd)
 		cr_assert_fail("redis on port %d: %s: not an integer reply: %s", s->port, cmd, got);
 	}
 	free(r);
+	return v;
+}
+
+long h_memcached_stat(struct h_server *s, const char *field)
+{
+	char *r = server_query(s, "stats\r\nquit\r\n");
+	if (!r)
+		cr_assert_fail("memcached on port %d: stats failed: %s", s->port, strerror(errno));
+	char key[128];
+	snprintf(key, sizeof(key), "STAT %s ", field);
+	char *p = strstr(r, key);
+	long v = p ? strtol(p + strlen(key), NULL, 10) : -1;
+	free(r);
+	if (p && !strcmp(field, "total_connections"))
+		v -= s->own_conns;
+	else if (p && !strcmp(field, "curr_connections"))
+		v -= 1; /* the query's own */
 	return v;
 }
 
