@@ -19,7 +19,7 @@ static void down(void) { h_server_stop(&srv); }
 static void noreset_up(void)
 {
 	h_port_server_start(&srv, "noreset",
-			    fmt("exec python3 %s/tests/progs/redis-noreset.py", h_src()));
+			    fmt("python3 %s/tests/progs/redis-noreset.py", h_src()));
 }
 
 /* The program's stdout; protocol NULL: without the shim. */
