@@ -73,7 +73,8 @@ Test(memcache, text_noreply_meta_and_quiet_pipelines_never_cross, .init = up, .f
 	long before = h_memcached_stat(&srv, "total_connections");
 	char *with = text("memcache", "cases", NULL);
 	long made = h_memcached_stat(&srv, "total_connections") - before;
-	cr_expect_str_eq(with, without, "a /memcache target passed replies on to the next user");
+	cr_expect_str_eq(with, without, "a /memcache target passed replies on to the next user; "
+			 "with the shim:\n%s\nwithout:\n%s", with, without);
 	const char *want[] = { "noreply: VALUE nr 0 2 hi VALUE n 0 1 7 END",
 			       "meta: HD VA 2 hi HD EN MN", "mgquiet: VA 4006 old-1-xxx",
 			       "getmulti: next user STORED VALUE own 0 4 mine END MN" };
@@ -91,6 +92,7 @@ Test(memcache, binary_quiet_gets_closed_halfway_never_cross, .init = up, .fini =
      .timeout = 120)
 {
 	char *without = binary(NULL, "quiet", NULL), *with = binary("memcache", "quiet", NULL);
-	cr_expect_str_eq(with, without, "a /memcache target passed binary replies on");
+	cr_expect_str_eq(with, without, "a /memcache target passed binary replies on; with the "
+			 "shim:\n%s\nwithout:\n%s", with, without);
 	cr_expect(strstr(with, "next user: own replies"), "under /memcache:\n%s", with);
 }
