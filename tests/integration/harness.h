@@ -103,6 +103,12 @@ struct h_run {
 void h_run(struct h_run *r, char *const argv[], char *const env_extra[], int preload,
 	   int timeout_s);
 
+/* Runs argv like h_run: when protocol is not NULL, with the shim and
+ * TWPOOL_TARGETS=127.0.0.1:port/protocol (just the port when it is ""),
+ * otherwise without the shim. Fails the test unless the program exits 0
+ * within timeout_s; returns its stdout, never freed (like h_fmt). */
+char *h_run_out(char *const argv[], int port, const char *protocol, int timeout_s);
+
 /* Frees r->out and r->err. */
 void h_run_free(struct h_run *r);
 

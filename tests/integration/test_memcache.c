@@ -16,33 +16,19 @@ static struct h_server srv;
 static void up(void) { h_memcached_start(&srv, NULL); }
 static void down(void) { h_server_stop(&srv); }
 
-/* The program's stdout; protocol NULL: without the shim. */
-static char *run(char *const argv[], const char *protocol)
-{
-	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d/%s", srv.port, protocol ? protocol : ""),
-			NULL };
-	struct h_run r;
-	h_run(&r, argv, protocol ? env : NULL, protocol != NULL, 100);
-	cr_assert_not(r.timed_out, "%s hung (%s); err:\n%s", argv[0], protocol ? protocol : "no shim",
-		      r.err);
-	cr_assert_eq(r.status, 0, "%s failed (%s); out:\n%.2000s\nerr:\n%.2000s", argv[0],
-		     protocol ? protocol : "no shim", r.out, r.err);
-	return r.out;
-}
-
 static char *text(const char *protocol, const char *kase, const char *n)
 {
 	/* Debian's python3: its pymemcache (python3-pymemcache) */
 	char *argv[] = { "/usr/bin/python3", fmt("%s/tests/progs/memcache-text.py", h_src()),
 			 fmt("%d", srv.port), (char *)kase, (char *)n, NULL };
-	return run(argv, protocol);
+	return h_run_out(argv, srv.port, protocol, 100);
 }
 
 static char *binary(const char *protocol, const char *kase, const char *n)
 {
 	char *argv[] = { fmt("%s/twpool-mcbin", h_build()), fmt("%d", srv.port), (char *)kase,
 			 (char *)n, NULL };
-	return run(argv, protocol);
+	return h_run_out(argv, srv.port, protocol, 100);
 }
 
 /* 300 connect/set/get/close cycles: at most 2 connections reach memcached. */

@@ -4,6 +4,7 @@
  * verdict comes from the server's side (its connection count, what it
  * answered) or from a run of the same program without the shim. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,15 +26,7 @@ static void noreset_up(void)
 /* The program's stdout; protocol NULL: without the shim. */
 static char *run(char *const argv[], const char *protocol)
 {
-	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d/%s", srv.port, protocol ? protocol : ""),
-			NULL };
-	struct h_run r;
-	h_run(&r, argv, protocol ? env : NULL, protocol != NULL, 90);
-	cr_assert_not(r.timed_out, "%s hung (%s); err:\n%s", argv[1], protocol ? protocol : "no shim",
-		      r.err);
-	cr_assert_eq(r.status, 0, "%s failed (%s); out:\n%.2000s\nerr:\n%.2000s", argv[1],
-		     protocol ? protocol : "no shim", r.out, r.err);
-	return r.out;
+	return h_run_out(argv, srv.port, protocol, 90);
 }
 
 /* A value in the server's INFO: real Redis or redis-noreset.py. */
@@ -165,26 +158,19 @@ static void alternating(const struct client *c)
 		  c->name, without);
 }
 
-Test(redis_clients, phpredis, .init = clients_up, .fini = down, .timeout = 240)
+/* Indices into clients: Criterion may run a test in a new process image,
+ * where pointers taken in the runner mean nothing. */
+ParameterizedTestParameters(redis_clients, runtimes)
 {
-	same_session(&clients[0]);
-	alternating(&clients[0]);
+	static int index[] = { 0, 1, 2, 3 };
+	_Static_assert(sizeof(index) / sizeof(*index) == sizeof(clients) / sizeof(*clients),
+		       "one index per client");
+	return cr_make_param_array(int, index, sizeof(index) / sizeof(*index));
 }
 
-Test(redis_clients, perl_redis, .init = clients_up, .fini = down, .timeout = 240)
+/* phpredis, Perl Redis, Node with its own RESP, C pipelining its set-up. */
+ParameterizedTest(int *i, redis_clients, runtimes, .init = clients_up, .fini = down, .timeout = 240)
 {
-	same_session(&clients[1]);
-	alternating(&clients[1]);
-}
-
-Test(redis_clients, node_resp, .init = clients_up, .fini = down, .timeout = 240)
-{
-	same_session(&clients[2]);
-	alternating(&clients[2]);
-}
-
-Test(redis_clients, c_pipeline, .init = clients_up, .fini = down, .timeout = 240)
-{
-	same_session(&clients[3]);
-	alternating(&clients[3]);
+	same_session(&clients[*i]);
+	alternating(&clients[*i]);
 }

@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define HDR 24
 #define OP_GET 0x00
 #define OP_SET 0x01
@@ -39,18 +41,6 @@ struct res {
 };
 
 static int port;
-
-static int connect_to(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* Appends one request to out at *n. */
 static void put_req(uint8_t *out, size_t *n, uint8_t op, uint32_t opaque, const char *key,
@@ -141,7 +131,7 @@ static int cycles(long n)
 		char key[64], val[32];
 		snprintf(key, sizeof(key), "k%d-%ld", (int)getpid(), i);
 		snprintf(val, sizeof(val), "v%ld", i);
-		int fd = connect_to();
+		int fd = connect_loopback(port);
 		int rc = fd < 0 ? -1 : set_get(fd, key, val, (uint32_t)(2 * i));
 		if (fd >= 0)
 			close(fd);
@@ -155,7 +145,7 @@ static int cycles(long n)
 /* Stores the keys the quiet pipeline asks for, every third left out. */
 static int fill_keys(void)
 {
-	int fd = connect_to(), bad = fd < 0;
+	int fd = connect_loopback(port), bad = fd < 0;
 	for (int i = 0; i < PIPE_KEYS && !bad; i++) {
 		char key[32], val[32];
 		snprintf(key, sizeof(key), "q%d", i);
@@ -174,7 +164,7 @@ static int quiet(void)
 	struct res r;
 	if (fill_keys())
 		return 1;
-	int fd = connect_to();
+	int fd = connect_loopback(port);
 	for (int i = 0; i < PIPE_KEYS; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "q%d", i);
@@ -188,7 +178,7 @@ static int quiet(void)
 		printf(" %s", r.val);
 	printf("\n");
 	close(fd);
-	fd = connect_to();
+	fd = connect_loopback(port);
 	int rc = fd < 0 ? -1 : set_get(fd, "mine", "next-user", 5000);
 	printf("next user: %s\n", rc ? "wrong or failed" : "own replies");
 	if (fd >= 0)

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define WAIT_MS 2000
 
 struct reader {
@@ -65,23 +67,11 @@ static int reply(struct reader *r, char *out, size_t cap)
 	return 0;
 }
 
-static int connect_to(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* One cycle: 0 right, 1 wrong (printed), -1 failed. */
 static int cycle(int port, long i, const char *user, const char *pw, int db)
 {
 	char req[256], got[4][64], want[128], have[300];
-	struct reader r = { .fd = connect_to(port) };
+	struct reader r = { .fd = connect_loopback(port) };
 	int n = snprintf(req, sizeof(req),
 			 "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n%d\r\n"
 			 "*2\r\n$3\r\nGET\r\n$3\r\nwho\r\n*2\r\n$3\r\nACL\r\n$6\r\nWHOAMI\r\n",
