@@ -16,6 +16,8 @@ and a run with it must print alike.
             pipeline   100 commands, the 51st slow (DEBUG SLEEP 0.3, or a
                        BLPOP that times out after 0.3 s), closed after 50
                        replies; the next user's ECHO gets its own reply
+            monitor, reply-off   MONITOR, or CLIENT REPLY OFF and a SET,
+                       then close; the next user's replies are its own
   tainted N N cycles against a server without RESET (redis-noreset.py):
             SELECT 1 + GET, close; then a fresh user's GET + ACL WHOAMI,
             which must read database 0 as the default user
@@ -109,6 +111,27 @@ def tracking():
     c.close()
 
 
+def unframed():
+    """MONITOR and CLIENT REPLY OFF: replies no longer one per request."""
+    c = Conn()
+    c.ask("MONITOR")
+    c.close()
+    time.sleep(0.05)
+    other = Conn()
+    other.ask("SET", "kv:m", "by-other")
+    other.close()
+    c = Conn(timeout=0.3)
+    say("monitor", c.ask("ECHO", "mine"), c.ask("GET", "kv:m"))
+    c.close()
+    c = Conn()
+    c.s.sendall(cmd("CLIENT", "REPLY", "OFF") + cmd("SET", "kv:r", "silent"))
+    time.sleep(0.05)
+    c.close()
+    c = Conn(timeout=0.3)
+    say("reply-off", c.ask("ECHO", "mine"), c.ask("GET", "kv:r"))
+    c.close()
+
+
 def blpop():
     c = Conn(timeout=0.2)
     got = c.ask("BLPOP", "kv:q", "0")
@@ -179,6 +202,7 @@ def main():
         # out lets the first 50 through, then nothing is unread at close.
         pipeline("pipeline-sleep", ("DEBUG", "SLEEP", "0.3"))
         pipeline("pipeline-block", ("BLPOP", "kv:none", "0.3"))
+        unframed()
         blpop()
     elif case == "tainted":
         cycles(case, int(sys.argv[3]), tainted_one)
