@@ -186,3 +186,70 @@ Test(hoststats, node_exporter_scrapes_one_series_per_target_and_reason, .init = 
 	free(nelog);
 	free(text);
 }
+
+/* twpool-client under the shim with targets, on port, n cycles; returns
+ * its error count. */
+static long client_errors(const char *path, const char *targets, int port, int n)
+{
+	char *argv[] = { fmt("%s/twpool-client", h_build()), "-q", "-p", fmt("%d", port), "-n", fmt("%d", n), NULL };
+	char *env[] = { fmt("TWPOOL_TARGETS=%s", targets), host_env(path), NULL };
+	struct h_run r;
+	long req = -1, err = -1, crossed = -1;
+	h_run(&r, argv, env, 1, 60);
+	cr_assert_eq(h_client_line(r.out, &req, &err, &crossed), 0, "client printed no result; stderr:\n%s", r.err);
+	h_run_free(&r);
+	return err;
+}
+
+Test(hoststats, refused_connects_counted_by_errno, .timeout = 60)
+{
+	char *path = h_tmp("host.shm");
+	int port = h_free_port(); /* nobody listens */
+	long errors = client_errors(path, fmt("127.0.0.1:%d", port), port, 3);
+	cr_assert_eq(errors, 3, "every cycle failed: %ld errors", errors);
+	char *text = host_prom(path);
+	expect_series(text, TWPOOL_METRIC_CONNECT_FAILURES,
+		      fmt("target=\"127.0.0.1:%d\",errno=\"ECONNREFUSED\"", port), 3);
+	expect_series(text, TWPOOL_METRIC_CONNECTS, fmt("target=\"127.0.0.1:%d\",result=\"fresh\"", port), 0);
+	free(text);
+}
+
+Test(hoststats, passthrough_connects_counted, .init = tw_up, .fini = down, .timeout = 60)
+{
+	char *path = h_tmp("host.shm");
+	long errors = client_errors(path, fmt("127.0.0.1:%d", h_free_port()), srv.port, 3);
+	cr_assert_eq(errors, 0, "the unlisted server answered");
+	long accepted = h_twserver_accepted(&srv);
+	cr_assert_eq(accepted, 3, "the server saw every connect: %ld", accepted);
+	char *text = host_prom(path);
+	expect_series(text, TWPOOL_METRIC_PASSTHROUGH, "", 3);
+	cr_expect_eq(h_prom(text, TWPOOL_METRIC_CONNECTS, ""), -1, "no target was counted:\n%s", text);
+	free(text);
+}
+
+/* In a namespace of its own with 2 ephemeral ports and no TIME_WAIT
+ * reuse, a client that closes for real (TWPOOL_MAX_IDLE=0) runs out of
+ * ports after 2 cycles: 3 connects fail with EADDRNOTAVAIL. */
+Test(hoststats, eaddrnotavail_counted_by_errno, .timeout = 60)
+{
+	char *path = h_tmp("host.shm"), *pf = h_tmp("port");
+	char *script = fmt("ip link set lo up && echo '40000 40001' > /proc/sys/net/ipv4/ip_local_port_range && "
+			   "echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse && "
+			   "%s/twpool-server -p 5000 -P %s >/dev/null 2>&1 & srv=$!; "
+			   "for i in $(seq 100); do [ -s %s ] && break; sleep 0.05; done && "
+			   "LD_PRELOAD=%s TWPOOL_TARGETS=127.0.0.1:5000 TWPOOL_MAX_IDLE=0 %s/twpool-client -q -p 5000 -n 5; "
+			   "kill $srv; wait",
+			   h_build(), pf, pf, h_preload(), h_build());
+	char *argv[] = { "unshare", "-n", "sh", "-c", script, NULL };
+	char *env[] = { host_env(path), NULL };
+	struct h_run r;
+	long req = -1, err = -1, crossed = -1;
+	h_run(&r, argv, env, 0, 60);
+	cr_assert_eq(h_client_line(r.out, &req, &err, &crossed), 0, "client printed no result; stderr:\n%s", r.err);
+	cr_assert_eq(err, 3, "2 cycles had a port, 3 did not: %ld errors; stderr:\n%s", err, r.err);
+	h_run_free(&r);
+	char *text = host_prom(path);
+	expect_series(text, TWPOOL_METRIC_CONNECT_FAILURES, "target=\"127.0.0.1:5000\",errno=\"EADDRNOTAVAIL\"", 3);
+	expect_series(text, TWPOOL_METRIC_CONNECTS, "target=\"127.0.0.1:5000\",result=\"fresh\"", 2);
+	free(text);
+}
