@@ -253,3 +253,63 @@ Test(hoststats, eaddrnotavail_counted_by_errno, .timeout = 60)
 	expect_series(text, TWPOOL_METRIC_CONNECTS, "target=\"127.0.0.1:5000\",result=\"fresh\"", 2);
 	free(text);
 }
+
+/* A root-owned 0600 file, and a world-writable directory without the
+ * sticky bit (no symlink protection applies in it) where nobody planted
+ * name -> the victim. Returns the link's path. */
+static char *planted(const char *name, char **victim_path)
+{
+	char *victim = h_tmp(fmt("%s.victim", name)), *dir = h_tmp(fmt("%s.open", name));
+	char *link = fmt("%s/%s", dir, name);
+	struct h_run r;
+	char *argv[] = { "sh", "-c",
+			 fmt("umask 077 && echo secret > %s && mkdir -m 0777 %s && ln -s %s %s && chown -h nobody %s",
+			     victim, dir, victim, link, link), NULL };
+	h_run(&r, argv, NULL, 0, 10);
+	cr_assert_eq(r.status, 0, "planting %s: %s", link, r.err);
+	h_run_free(&r);
+	*victim_path = victim;
+	return link;
+}
+
+static void expect_untouched(const char *victim)
+{
+	struct stat st;
+	char *text = h_slurp(victim);
+	cr_expect_str_eq(text ? text : "(unreadable)", "secret\n", "the victim %s was written", victim);
+	cr_expect(stat(victim, &st) == 0 && st.st_size == 7 && (st.st_mode & 0777) == 0600 && st.st_uid == 0,
+		  "the victim %s was changed", victim);
+	free(text);
+}
+
+Test(hoststats, planted_symlink_not_followed_by_the_shim, .init = tw_up, .fini = down, .timeout = 60)
+{
+	char *victim, *link = planted("host.shm", &victim);
+	char *argv[] = { fmt("%s/twpool-client", h_build()), "-p", fmt("%d", srv.port), "-n", "20", NULL };
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port), host_env(link), NULL };
+	struct h_run r;
+	h_run(&r, argv, env, 1, 60);
+	cr_expect_eq(r.status, 0, "the client ran on: status %d, stderr:\n%s", r.status, r.err);
+	cr_expect(strstr(r.err, "host stats") && strstr(r.err, "symbolic link"), "one line says why:\n%s", r.err);
+	cr_expect_leq(h_twserver_accepted(&srv), 1, "still pooled");
+	h_run_free(&r);
+	expect_untouched(victim);
+	char target[4096];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	cr_expect(n > 0 && !strncmp(target, victim, (size_t)n), "the planted link is left alone");
+}
+
+Test(hoststats, planted_symlink_replaced_by_stat_output, .timeout = 60)
+{
+	char *victim, *link = planted("twpool.prom", &victim);
+	struct h_run r;
+	twpool_stat(&r, h_tmp("host.shm"), fmt("--prom -o %s", link));
+	cr_expect_eq(r.status, 0, "twpool stat -o: status %d, stderr:\n%s", r.status, r.err);
+	h_run_free(&r);
+	expect_untouched(victim);
+	struct stat st;
+	cr_expect(lstat(link, &st) == 0 && S_ISREG(st.st_mode), "the link was replaced by the file");
+	char *text = h_slurp(link);
+	cr_expect(text && strstr(text, "# TYPE " TWPOOL_METRIC_CONNECTS " counter"), "the file is the host's text");
+	free(text);
+}
