@@ -34,25 +34,27 @@ static _Atomic uint64_t passthrough;
 
 /* The host segment, mapped once (NULL: off or refused), and this
  * process's slot in it (-1: none yet; a forked child claims its own). */
-static struct twp_hs *host;
+static struct twp_hs *_Atomic host; /* read by the stats writer without the once */
 static pthread_once_t host_once = PTHREAD_ONCE_INIT;
 static _Atomic int slot = -1;
 
 static void host_open(void)
 {
 	char path[4096], err[512];
+	struct twp_hs *h = NULL;
 	int saved = errno, r = twp_hs_path(path, sizeof(path));
 	if (r < 0)
 		twp_log(TWP_LOG_WARN, "host stats: no private directory: %s; not counted host-wide", strerror(-r));
-	else if (r == 0 && !(host = twp_hs_open(path, 1, err, sizeof(err))))
+	else if (r == 0 && !(h = twp_hs_open(path, 1, err, sizeof(err))))
 		twp_log(TWP_LOG_WARN, "host stats: %s; not counted host-wide", err);
+	atomic_store(&host, h);
 	errno = saved;
 }
 
 static struct twp_hs *host_get(void)
 {
 	pthread_once(&host_once, host_open);
-	return host;
+	return atomic_load(&host);
 }
 
 /* Adds one to a host-wide counter without a target. */
@@ -142,7 +144,7 @@ static void slot_gauges(const struct twp_target *t, void *arg)
 /* This process's gauges into its slot; at exit, the slot freed. */
 static void host_gauges(int final)
 {
-	struct twp_hs *h = host;
+	struct twp_hs *h = atomic_load(&host);
 	int i = atomic_load(&slot);
 	if (!h || (final && i < 0))
 		return;
