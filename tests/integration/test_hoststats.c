@@ -237,7 +237,7 @@ Test(hoststats, eaddrnotavail_counted_by_errno, .timeout = 60)
 			   "echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse && "
 			   "%s/twpool-server -p 5000 -P %s >/dev/null 2>&1 & srv=$!; "
 			   "for i in $(seq 100); do [ -s %s ] && break; sleep 0.05; done && "
-			   "LD_PRELOAD=%s TWPOOL_TARGETS=127.0.0.1:5000 TWPOOL_MAX_IDLE=0 %s/twpool-client -q -p 5000 -n 5; "
+			   "LD_PRELOAD='%s' TWPOOL_TARGETS=127.0.0.1:5000 TWPOOL_MAX_IDLE=0 %s/twpool-client -q -p 5000 -n 5; "
 			   "kill $srv; wait",
 			   h_build(), pf, pf, h_preload(), h_build());
 	char *argv[] = { "unshare", "-n", "sh", "-c", script, NULL };
