@@ -72,7 +72,10 @@
 #define TWPOOL_REPLAY_CONNECT_TIMEOUT_MS 3000
 
 /* Stats file path; "%p" becomes the pid. Unset: no stats file. The file is
- * Prometheus text exposition format, replaced atomically (temp + rename). */
+ * Prometheus text exposition format, replaced atomically (temp + rename).
+ * One process's view, for debugging one program; for a host, and for
+ * node_exporter, use the host-wide stats (TWPOOL_HOST_STATS) instead:
+ * files of several processes repeat the same series. */
 #define TWPOOL_ENV_STATS "TWPOOL_STATS"
 
 /* Minimum milliseconds between two rewrites of the stats file while the
@@ -115,15 +118,55 @@
 #define TWPOOL_ENV_BROKER_EXEC "TWPOOL_BROKER_EXEC"
 #define TWPOOL_BROKER_WAIT_MS 20
 
-/* Metrics of the stats file. Every sample carries target="host:port". */
+/* Host-wide stats (on by default): every process under the shim adds its
+ * counters to one shared file per user and network namespace, and keeps
+ * its gauges in a slot of it while it lives; `twpool stat` with no file
+ * reads it, `twpool stat --prom -o FILE` writes it for node_exporter.
+ * Unset, empty, "on" or "1": $XDG_RUNTIME_DIR/twpool/stats-NETNS.shm, else
+ * /run/user/UID/twpool/..., else /tmp/twpool-UID/... (0700 directories
+ * owned by the user, not symlinks; NETNS is the namespace's inode number).
+ * "off" or "0": none. An absolute path: that file. The file is used only
+ * if it is a regular file of the effective user writable by no one else,
+ * with the expected header; otherwise one warning and no host counting.
+ * Read from the environment only (secure execution: the default). Cost:
+ * one more relaxed atomic add per counted event, on a shared page. */
+#define TWPOOL_ENV_HOST_STATS "TWPOOL_HOST_STATS"
+
+/* Metrics, in the stats file and the host view. Every sample of the first
+ * seven carries target="host:port".
+ *
+ * TIME_WAIT: a reuse (result="reused") is a handshake and a TIME_WAIT
+ * avoided; a park is not (a parked connection later closed by idle
+ * timeout, overflow or exit still ends in TIME_WAIT). There is no separate
+ * "TIME_WAIT avoided" metric: read savings from result="reused". */
 #define TWPOOL_METRIC_CONNECTS "twpool_connects_total"  /* result=reused|fresh */
 #define TWPOOL_METRIC_CLOSES "twpool_closes_total"      /* result=parked|closed */
 #define TWPOOL_METRIC_DISCARDS "twpool_discards_total"  /* reason=... below */
-#define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
 #define TWPOOL_METRIC_REPLAYS "twpool_replays_total"    /* result=ok|failed */
+/* Real connects to a target that failed at once (not EINPROGRESS; a
+ * non-blocking connect that fails later is not seen), by errno:
+ * errno=EADDRNOTAVAIL|ECONNREFUSED|ETIMEDOUT|other */
+#define TWPOOL_METRIC_CONNECT_FAILURES "twpool_connect_failures_total"
+#define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
+/* Gauge: connections the program holds (connects minus closes). In the
+ * host view, the gauges are those of live processes, refreshed at most
+ * every TWPOOL_STATS_INTERVAL_MS while a process connects, and at exit. */
+#define TWPOOL_METRIC_IN_USE "twpool_in_use_connections"
+/* Without a target label: TCP connects to addresses not listed, passed
+ * through untouched (that started: not EALREADY, EISCONN). */
+#define TWPOOL_METRIC_PASSTHROUGH "twpool_passthrough_connects_total"
 /* Libraries loaded with RTLD_DEEPBIND (no target label): result=redirected
  * when their socket calls were pointed at the shim, bypassed when not. */
 #define TWPOOL_METRIC_DEEPBIND "twpool_deepbind_libraries_total"
+/* Host view only: processes whose configuration was refused (they pass
+ * everything through); live processes; targets not added because the
+ * host table (256 targets) was full; per-process gauges (twpool stat -p)
+ * with a pid label. */
+#define TWPOOL_METRIC_CONFIG_ERRORS "twpool_config_errors_total"
+#define TWPOOL_METRIC_HOST_PROCESSES "twpool_host_processes"
+#define TWPOOL_METRIC_HOST_DROPPED "twpool_host_targets_dropped_total"
+#define TWPOOL_METRIC_PROCESS_IDLE "twpool_process_idle_connections"
+#define TWPOOL_METRIC_PROCESS_IN_USE "twpool_process_in_use_connections"
 
 /* Why a connection was closed for real instead of parked or reused (the
  * reason label of twpool_discards_total):

@@ -206,6 +206,7 @@ static const char *const other_settings[] = {
 	TWPOOL_ENV_TARGETS, TWPOOL_ENV_STATS, TWPOOL_ENV_LOG, TWPOOL_ENV_LOG_FILE,
 	TWPOOL_ENV_CONFIG,
 	TWPOOL_ENV_BROKER, TWPOOL_ENV_BROKER_EXEC,
+	TWPOOL_ENV_HOST_STATS, /* read by hoststats.c, from the environment only */
 	"TWPOOL_LIB", /* read by the twpool command, not by the shim */
 };
 
