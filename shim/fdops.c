@@ -166,6 +166,13 @@ int twp_fdops_fcntl(int fd, int cmd, void *arg)
 int twp_fdops_ioctl(int fd, unsigned long req, void *arg)
 {
 	struct twp_slot *s = twp_slot(fd);
+	/* FIONBIO is F_SETFL of O_NONBLOCK alone, answered the same way: Python
+	 * sets it on every socket before connect (setblocking, settimeout), and
+	 * a provisional socket turned fresh by it would leave the pool's socket
+	 * at a private fd, swapped in with socket, dup3 and close every use. */
+	if (req == FIONBIO && arg &&
+	    known_flags(s, atomic_load(&s->st), F_SETFL, *(int *)arg ? O_NONBLOCK : 0) == 0)
+		return 0;
 	if (twp_unpark(fd, s) < 0)
 		return -1;
 	int r = twp_real.ioctl(fd, req, arg);
