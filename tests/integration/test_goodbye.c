@@ -1,0 +1,253 @@
+/* Programs that say goodbye (issue 11, items 3 and 4). HTTP clients that
+ * ask for the close (ab without -k, urllib, PHP, wget, curl, Node with
+ * agent: false) and programs that shutdown() before close() (redis-py,
+ * Node's socket.end()) run under the shim against real servers: nginx with
+ * stub_status, and Redis. The servers' accept counters say whether the
+ * connections were pooled; bodies and replies, compared with a run without
+ * the shim, say whether the programs got what they asked for.
+ *
+ * On the shim before goodbye.c (9cb8ff6) every one of these programs cost
+ * the server one connection per request or operation. */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define fmt h_fmt
+
+static pid_t nginx_pid;
+static int port;
+static char *dir;
+static struct h_server redis;
+
+/* nginx, one process: /small is "small-A\n", /status its stub_status. */
+static void nginx_up(void)
+{
+	dir = h_tmp(fmt("gb-nginx-%d", (int)getpid()));
+	port = h_free_port();
+	cr_assert(system(fmt("mkdir -p '%1$s/a' && printf 'small-A\\n' > '%1$s/a/small'", dir)) == 0);
+	h_write_file(fmt("%s/nginx.conf", dir), fmt(
+		"daemon off; master_process off; worker_processes 1;\n"
+		"pid %1$s/nginx.pid; error_log %1$s/error.log;\n"
+		"events { worker_connections 1024; }\n"
+		"http { access_log off; keepalive_requests 100000;\n"
+		"  client_body_temp_path %1$s/t; proxy_temp_path %1$s/t; fastcgi_temp_path %1$s/t;\n"
+		"  uwsgi_temp_path %1$s/t; scgi_temp_path %1$s/t;\n"
+		"  server { listen 127.0.0.1:%2$d; root %1$s/a;\n"
+		"           location = /status { stub_status; } } }\n", dir, port));
+	nginx_pid = fork();
+	cr_assert(nginx_pid >= 0, "fork failed");
+	if (nginx_pid == 0) {
+		execlp("nginx", "nginx", "-p", dir, "-e", fmt("%s/error.log", dir), "-c",
+		       fmt("%s/nginx.conf", dir), (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++, nanosleep(&(struct timespec){ 0, 50000000 }, NULL))
+		if (access(fmt("%s/nginx.pid", dir), F_OK) == 0)
+			return;
+	cr_assert_fail("nginx did not start:\n%s", h_slurp(fmt("%s/error.log", dir)));
+}
+
+static void all_up(void)
+{
+	nginx_up();
+	h_redis_start(&redis, NULL);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(h_redis_cmd_int(&redis, fmt("APPEND goodbye:%d v%d", i, i)), 2);
+}
+
+static void all_down(void)
+{
+	if (nginx_pid > 0) {
+		kill(nginx_pid, SIGTERM);
+		waitpid(nginx_pid, NULL, 0);
+	}
+	h_server_stop(&redis);
+}
+
+/* Connections nginx accepted, not counting this query's own. */
+static long nginx_accepts(void)
+{
+	static long queries;
+	char *argv[] = { "curl", "-s", fmt("http://127.0.0.1:%d/status", port), NULL };
+	struct h_run r;
+	long a = -1;
+	h_run(&r, argv, NULL, 0, 30);
+	char *p = strstr(r.out, "requests\n");
+	cr_assert(p && sscanf(p + 9, "%ld", &a) == 1, "no stub_status: %s", r.out);
+	h_run_free(&r);
+	return a - ++queries;
+}
+
+/* Runs sh -c cmd (with or without the shim, target port/http); its stdout. */
+static char *run(const char *cmd, int port_, const char *proto, int shim)
+{
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d%s", port_, proto), NULL };
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	struct h_run r;
+	h_run(&r, argv, env, shim, 100);
+	cr_assert_not(r.timed_out, "timed out: %s\nstderr:\n%s", cmd, r.err);
+	cr_assert_eq(r.status, 0, "failed (%d): %s\nstderr:\n%s", r.status, cmd, r.err);
+	char *out = strdup(r.out);
+	h_run_free(&r);
+	return out;
+}
+
+/* cmd under the shim: accepts by nginx, and the output equals the run
+ * without the shim. */
+static long pooled_http(const char *cmd)
+{
+	char *plain = run(cmd, port, "/http", 0);
+	long before = nginx_accepts();
+	char *shim = run(cmd, port, "/http", 1);
+	long accepts = nginx_accepts() - before;
+	cr_expect_str_eq(shim, plain, "%s: not the same output under the shim", cmd);
+	cr_expect(strlen(plain) > 0, "%s printed nothing", cmd);
+	free(plain);
+	free(shim);
+	return accepts;
+}
+
+TestSuite(goodbye, .init = all_up, .fini = all_down, .timeout = 240);
+
+/* ab without -k speaks HTTP/1.0 and waits for the close after each reply. */
+static void ab(int conc)
+{
+	char *cmd = fmt("ab -q -n 2000 -c %d http://127.0.0.1:%d/small | "
+			"grep -E '^(Complete|Failed|Non-2xx|Document Length)'", conc, port);
+	long accepts = pooled_http(cmd);
+	char *out = run(cmd, port, "/http", 1);
+	cr_expect(strstr(out, "Complete requests:      2000") && strstr(out, "Failed requests:        0") &&
+		  !strstr(out, "Non-2xx"), "ab under the shim:\n%s", out);
+	cr_expect(accepts <= conc + 2, "nginx accepted %ld connections for 2000 requests at -c %d",
+		  accepts, conc);
+	free(out);
+}
+
+Test(goodbye, ab_c1_http10_requests_share_one_connection)
+{
+	ab(1);
+}
+
+Test(goodbye, ab_c10_http10_requests_share_ten_connections)
+{
+	ab(10);
+}
+
+#define ROUNDS 10
+#define URL "http://127.0.0.1:%d/small"
+
+static void clients(const char *what, const char *cmd)
+{
+	long accepts = pooled_http(cmd);
+	cr_expect(accepts <= 1, "%s: nginx accepted %ld connections for %d requests", what, accepts,
+		  ROUNDS);
+}
+
+Test(goodbye, python_urllib_with_connection_close)
+{
+	clients("urllib", fmt("/usr/bin/python3 -c \"import urllib.request as u\n"
+			      "for i in range(%d): print(u.urlopen(u.Request('" URL "', "
+			      "headers={'Connection': 'close'})).read())\"", ROUNDS, port));
+}
+
+Test(goodbye, php_file_get_contents)
+{
+	clients("php", fmt("php -r 'for ($i = 0; $i < %d; $i++) echo file_get_contents(\"" URL "\");'",
+			   ROUNDS, port));
+}
+
+Test(goodbye, wget_without_keepalive)
+{
+	clients("wget", fmt("for i in $(seq %d); do echo " URL "; done | "
+			    "wget -q -O - --no-http-keep-alive -i -", ROUNDS, port));
+}
+
+Test(goodbye, curl_connection_close_and_http10)
+{
+	char *urls = fmt(URL " " URL " " URL " " URL " " URL, port, port, port, port, port);
+	clients("curl close", fmt("curl -s -H 'Connection: close' %s", urls));
+	clients("curl 1.0", fmt("curl -s --http1.0 %s", urls));
+}
+
+Test(goodbye, node_http_get_without_agent)
+{
+	clients("node", fmt("node -e \"const http = require('http'); let n = 0;\n"
+			    "(function one() { http.get({ host: '127.0.0.1', port: %d, path: '/small',"
+			    " agent: false }, r => { let b = ''; r.on('data', d => b += d);"
+			    " r.on('end', () => { process.stdout.write(b); if (++n < %d) one(); }); });"
+			    " })();\"", port, ROUNDS));
+}
+
+/* An event loop sees the end through epoll when the last byte is read. */
+Test(goodbye, epoll_client_sees_end_of_file_and_never_hangs)
+{
+	long accepts = pooled_http(fmt("/usr/bin/python3 '%s/tests/progs/goodbye-epoll.py' %d 20",
+				       h_src(), port));
+	cr_expect(accepts <= 1, "nginx accepted %ld connections for 20 requests", accepts);
+	char *out = run(fmt("/usr/bin/python3 '%s/tests/progs/goodbye-epoll.py' %d 20", h_src(), port),
+			port, "/http", 1);
+	cr_expect(strstr(out, "requests 20 errors 0 crossed 0 hangs 0"), "%s", out);
+	free(out);
+}
+
+/* Redis client per operation, or a Node client that ends with end(). */
+static void redis_clients(const char *cmd, const char *proto, long ops)
+{
+	long before = h_redis_info(&redis, "total_connections_received");
+	char *out = run(cmd, redis.port, proto, 1);
+	long conns = h_redis_info(&redis, "total_connections_received") - before;
+	long requests, errors, crossed;
+	cr_assert_eq(h_client_line(out, &requests, &errors, &crossed), 0, "no result: %s", out);
+	cr_expect(requests == ops && errors == 0 && crossed == 0, "%s%s: %s", cmd, proto, out);
+	cr_expect(conns <= 2, "%s%s: Redis accepted %ld connections for %ld operations", cmd, proto,
+		  conns, ops);
+	free(out);
+}
+
+Test(goodbye, redis_py_client_per_operation)
+{
+	char *cmd = fmt("/usr/bin/python3 '%s/tests/progs/goodbye-redis.py' %d 300", h_src(), redis.port);
+	redis_clients(cmd, "", 300);
+	redis_clients(cmd, "/redis", 300);
+}
+
+Test(goodbye, node_socket_end)
+{
+	char *cmd = fmt("node '%s/tests/progs/goodbye-end.js' %d 100", h_src(), redis.port);
+	redis_clients(cmd, "", 100);
+	redis_clients(cmd, "/redis", 100);
+}
+
+/* shutdown(SHUT_WR) before the reply is read is a real one: the server
+ * sees end of file, answers, and closes; the program gets the reply and
+ * then end of file. An emulated one would end the stream before the reply. */
+Test(goodbye, a_shutdown_with_a_reply_due_is_real)
+{
+	const char *py = "/usr/bin/python3 -c \"import socket\n"
+			 "for i in range(5):\n"
+			 "  s = socket.create_connection(('127.0.0.1', %d))\n"
+			 "  s.sendall(b'GET goodbye:1\\r\\n'); s.shutdown(socket.SHUT_WR); b = b''\n"
+			 "  while True:\n"
+			 "    c = s.recv(100)\n"
+			 "    if not c: break\n"
+			 "    b += c\n"
+			 "  print(b); s.close()\"";
+	for (int i = 0; i < 2; i++) {
+		long before = h_redis_info(&redis, "total_connections_received");
+		char *out = run(fmt(py, redis.port), redis.port, i ? "/redis" : "", 1);
+		long conns = h_redis_info(&redis, "total_connections_received") - before;
+		cr_expect_str_eq(out, "b'$2\\r\\nv1\\r\\n'\nb'$2\\r\\nv1\\r\\n'\nb'$2\\r\\nv1\\r\\n'\n"
+				      "b'$2\\r\\nv1\\r\\n'\nb'$2\\r\\nv1\\r\\n'\n");
+		cr_expect_eq(conns, 5, "Redis accepted %ld connections for 5 real goodbyes", conns);
+		free(out);
+	}
+}
