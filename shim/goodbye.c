@@ -13,6 +13,11 @@
  * write with more than half of them (none seen) is sent unedited. */
 #define TWP_GB_IOV 64
 
+/* A request head split across a writev's buffers is looked for in its
+ * first this many bytes (heads of programs that ask for the close are a
+ * few hundred bytes). */
+#define TWP_GB_HEAD 2048
+
 struct edited {
 	struct iovec v[TWP_GB_IOV];
 	int n;
@@ -45,6 +50,8 @@ static int build(const struct twp_http *h, uint64_t w, const struct iovec *iov, 
 	static const char rename[] = TWP_HTTP_RENAME_TO, insert[] = TWP_HTTP_INSERT_TEXT;
 	uint64_t a = h->edit_at;
 	e->n = 0;
+	if (h->edit == TWP_HTTP_EDIT_NONE)
+		return 0;
 	if (h->edit == TWP_HTTP_INSERT) {
 		if (a >= w + len)
 			return 0;
@@ -95,12 +102,28 @@ static size_t total(const struct iovec *iov, int cnt)
 	return n;
 }
 
-/* The edit is planned when a request starts in the write's first buffer. */
+/* The first n bytes of iov[] in one buffer: how many there were. */
+static size_t gather(char *buf, size_t n, const struct iovec *iov, int cnt)
+{
+	size_t got = 0;
+	for (int i = 0; i < cnt && got < n; i++) {
+		size_t k = iov[i].iov_len < n - got ? iov[i].iov_len : n - got;
+		memcpy(buf + got, iov[i].iov_base, k);
+		got += k;
+	}
+	return got;
+}
+
+/* The edit is planned when a write starts a request: from its first
+ * buffer, or from the first TWP_GB_HEAD bytes of its buffers. */
 static void plan(struct twp_conn *c, const struct iovec *iov, int cnt)
 {
 	struct twp_http *h = c->codec_state;
-	if (!h->edit && cnt > 0 && twp_http_idle(&h->req))
-		twp_http_plan_keepalive(h, iov[0].iov_base, iov[0].iov_len, c->written);
+	if (h->edit || cnt <= 0 || !twp_http_idle(&h->req) ||
+	    twp_http_plan_keepalive(h, iov[0].iov_base, iov[0].iov_len, c->written) || cnt == 1)
+		return;
+	char head[TWP_GB_HEAD];
+	twp_http_plan_keepalive(h, head, gather(head, sizeof(head), iov, cnt), c->written);
 }
 
 /* Sends e until a byte of the program's went out, or the call failed. */
