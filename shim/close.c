@@ -216,7 +216,7 @@ static uint32_t fd_flags(int fd, uint32_t st)
 	return twp_fdflags(fl >= 0 && fl & O_NONBLOCK, fdfl >= 0 && fdfl & FD_CLOEXEC);
 }
 
-int twp_close_handover(int fd, struct twp_slot *s, int standin, int must)
+int twp_close_handover(int fd, struct twp_slot *s, int standin, int standin_nb, int must)
 {
 	uint32_t st = atomic_load(&s->st), fl = fd_flags(fd, st);
 	struct twp_conn *c = s->conn;
@@ -231,7 +231,7 @@ int twp_close_handover(int fd, struct twp_slot *s, int standin, int must)
 		why = twp_privfd_move(fd, c, 1);
 	if (why != TWP_R_NONE && c->fd == fd)
 		c->fd = -1;
-	if ((why != TWP_R_NONE && !must) || twp_swap(fd, standin, 0, fl, s->ep, NULL) < 0)
+	if ((why != TWP_R_NONE && !must) || twp_swap(fd, standin, standin_nb, fl, s->ep, NULL) < 0)
 		goto keep;
 	c->nonblock = !!(fl & TWP_S_NONBLOCK);
 	twp_slot_reset(s);

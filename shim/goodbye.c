@@ -178,10 +178,10 @@ int twp_goodbye_write(struct twp_slot *s, const struct twp_io *io, twp_issue_fn 
 }
 
 /* One end of a socketpair whose other end is closed, or -1. */
-static int standin(void)
+static int standin(int nonblock)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0, sv) < 0)
 		return -1;
 	twp_real.close(sv[1]);
 	return sv[0];
@@ -191,9 +191,13 @@ static int standin(void)
  * fit, closed): 0, or -1 with nothing changed. Keeps errno. */
 static int hand_over(int fd, struct twp_slot *s, int must)
 {
-	int saved = errno, r = -1, sd = standin();
+	/* Made with the program's O_NONBLOCK when the slot knows it (no
+	 * fcntl in the swap). */
+	uint32_t st = atomic_load(&s->st);
+	int nb = (st & (TWP_S_FLAGS | TWP_S_NONBLOCK)) == (TWP_S_FLAGS | TWP_S_NONBLOCK);
+	int saved = errno, r = -1, sd = standin(nb);
 	if (sd >= 0) {
-		r = twp_close_handover(fd, s, sd, must);
+		r = twp_close_handover(fd, s, sd, nb, must);
 		twp_real.close(sd);
 	}
 	errno = saved;
