@@ -216,6 +216,18 @@ void twp_goodbye_after_read(int fd, struct twp_slot *s)
 	hand_over(fd, s, 1);
 }
 
+/* 1 when bytes wait to be read on fd: the raw rules took a reply read in
+ * part for a whole one, and the program means to read the rest after its
+ * goodbye. */
+static int unread(int fd)
+{
+	char b;
+	int saved = errno;
+	ssize_t r = twp_real.recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	errno = saved;
+	return r > 0;
+}
+
 int twp_goodbye_shutdown(int fd, int how)
 {
 	struct twp_slot *s = twp_slot(fd);
@@ -224,5 +236,5 @@ int twp_goodbye_shutdown(int fd, int how)
 	 * pooled (what it does to later reads is the kernel's to say). */
 	if (how == SHUT_RD || twp_kind(st) != TWP_FD_TRACKED || st & TWP_S_CLOSING)
 		return -1;
-	return hand_over(fd, s, 0);
+	return unread(fd) ? -1 : hand_over(fd, s, 0);
 }

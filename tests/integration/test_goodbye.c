@@ -251,3 +251,22 @@ Test(goodbye, a_shutdown_with_a_reply_due_is_real)
 		free(out);
 	}
 }
+
+/* The raw rules take a reply read in part for a whole one (the last call
+ * was a read); bytes still unread at shutdown() say otherwise: a real
+ * shutdown, and the program reads the rest, then the server's end. */
+Test(goodbye, a_shutdown_with_bytes_unread_is_real)
+{
+	const char *py = "/usr/bin/python3 -c \"import socket, time\n"
+			 "s = socket.create_connection(('127.0.0.1', %d))\n"
+			 "s.sendall(b'GET goodbye:1\\r\\nGET goodbye:2\\r\\n'); time.sleep(0.3)\n"
+			 "b = s.recv(3); s.shutdown(socket.SHUT_WR)\n"
+			 "while True:\n"
+			 "  c = s.recv(100)\n"
+			 "  if not c: break\n"
+			 "  b += c\n"
+			 "print(b)\"";
+	char *out = run(fmt(py, redis.port), redis.port, "", 1);
+	cr_expect_str_eq(out, "b'$2\\r\\nv1\\r\\n$2\\r\\nv2\\r\\n'\n");
+	free(out);
+}
