@@ -10,55 +10,25 @@
  * the server one connection per request or operation. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 #define fmt h_fmt
 
-static pid_t nginx_pid;
+static struct h_server nginx, redis;
 static int port;
-static char *dir;
-static struct h_server redis;
 
-/* nginx, one process: /small is "small-A\n", /status its stub_status. */
-static void nginx_up(void)
-{
-	dir = h_tmp(fmt("gb-nginx-%d", (int)getpid()));
-	port = h_free_port();
-	cr_assert(system(fmt("mkdir -p '%1$s/a' && printf 'small-A\\n' > '%1$s/a/small'", dir)) == 0);
-	h_write_file(fmt("%s/nginx.conf", dir), fmt(
-		"daemon off; master_process off; worker_processes 1;\n"
-		"pid %1$s/nginx.pid; error_log %1$s/error.log;\n"
-		"events { worker_connections 1024; }\n"
-		"http { access_log off; keepalive_requests 100000;\n"
-		"  client_body_temp_path %1$s/t; proxy_temp_path %1$s/t; fastcgi_temp_path %1$s/t;\n"
-		"  uwsgi_temp_path %1$s/t; scgi_temp_path %1$s/t;\n"
-		"  server { listen 127.0.0.1:%2$d; root %1$s/a;\n"
-		"           location = /status { stub_status; } } }\n", dir, port));
-	nginx_pid = fork();
-	cr_assert(nginx_pid >= 0, "fork failed");
-	if (nginx_pid == 0) {
-		execlp("nginx", "nginx", "-p", dir, "-e", fmt("%s/error.log", dir), "-c",
-		       fmt("%s/nginx.conf", dir), (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++, nanosleep(&(struct timespec){ 0, 50000000 }, NULL))
-		if (access(fmt("%s/nginx.pid", dir), F_OK) == 0)
-			return;
-	cr_assert_fail("nginx did not start:\n%s", h_slurp(fmt("%s/error.log", dir)));
-}
-
+/* nginx serves /small, "small-A\n"; Redis has goodbye:I = vI, I in 0-9. */
 static void all_up(void)
 {
-	nginx_up();
+	h_nginx_start(&nginx, NULL);
+	port = nginx.port;
+	h_write_file(fmt("%s/www/small", nginx.dir), "small-A\n");
 	h_redis_start(&redis, NULL);
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(h_redis_cmd_int(&redis, fmt("APPEND goodbye:%d v%d", i, i)), 2);
@@ -66,25 +36,15 @@ static void all_up(void)
 
 static void all_down(void)
 {
-	if (nginx_pid > 0) {
-		kill(nginx_pid, SIGTERM);
-		waitpid(nginx_pid, NULL, 0);
-	}
+	h_server_stop(&nginx);
 	h_server_stop(&redis);
 }
 
-/* Connections nginx accepted, not counting this query's own. */
 static long nginx_accepts(void)
 {
-	static long queries;
-	char *argv[] = { "curl", "-s", fmt("http://127.0.0.1:%d/status", port), NULL };
-	struct h_run r;
-	long a = -1;
-	h_run(&r, argv, NULL, 0, 30);
-	char *p = strstr(r.out, "requests\n");
-	cr_assert(p && sscanf(p + 9, "%ld", &a) == 1, "no stub_status: %s", r.out);
-	h_run_free(&r);
-	return a - ++queries;
+	long a = h_nginx_accepted(&nginx);
+	cr_assert_geq(a, 0, "nginx does not answer its status page");
+	return a;
 }
 
 /* Runs sh -c cmd (with or without the shim, target port/http); its stdout. */
