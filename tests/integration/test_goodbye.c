@@ -105,37 +105,37 @@ Test(goodbye, ab_c10_http10_requests_share_ten_connections)
 #define ROUNDS 10
 #define URL "http://127.0.0.1:%d/small"
 
-static void clients(const char *what, const char *cmd)
+static void clients(const char *what, const char *cmd, int requests)
 {
 	long accepts = pooled_http(cmd);
 	cr_expect(accepts <= 1, "%s: nginx accepted %ld connections for %d requests", what, accepts,
-		  ROUNDS);
+		  requests);
 }
 
 Test(goodbye, python_urllib_with_connection_close)
 {
 	clients("urllib", fmt("/usr/bin/python3 -c \"import urllib.request as u\n"
 			      "for i in range(%d): print(u.urlopen(u.Request('" URL "', "
-			      "headers={'Connection': 'close'})).read())\"", ROUNDS, port));
+			      "headers={'Connection': 'close'})).read())\"", ROUNDS, port), ROUNDS);
 }
 
 Test(goodbye, php_file_get_contents)
 {
 	clients("php", fmt("php -r 'for ($i = 0; $i < %d; $i++) echo file_get_contents(\"" URL "\");'",
-			   ROUNDS, port));
+			   ROUNDS, port), ROUNDS);
 }
 
 Test(goodbye, wget_without_keepalive)
 {
 	clients("wget", fmt("for i in $(seq %d); do echo " URL "; done | "
-			    "wget -q -O - --no-http-keep-alive -i -", ROUNDS, port));
+			    "wget -q -O - --no-http-keep-alive -i -", ROUNDS, port), ROUNDS);
 }
 
 Test(goodbye, curl_connection_close_and_http10)
 {
 	char *urls = fmt(URL " " URL " " URL " " URL " " URL, port, port, port, port, port);
-	clients("curl close", fmt("curl -s -H 'Connection: close' %s", urls));
-	clients("curl 1.0", fmt("curl -s --http1.0 %s", urls));
+	clients("curl close", fmt("curl -s -H 'Connection: close' %s", urls), 5);
+	clients("curl 1.0", fmt("curl -s --http1.0 %s", urls), 5);
 }
 
 Test(goodbye, node_http_get_without_agent)
@@ -144,7 +144,7 @@ Test(goodbye, node_http_get_without_agent)
 			    "(function one() { http.get({ host: '127.0.0.1', port: %d, path: '/small',"
 			    " agent: false }, r => { let b = ''; r.on('data', d => b += d);"
 			    " r.on('end', () => { process.stdout.write(b); if (++n < %d) one(); }); });"
-			    " })();\"", port, ROUNDS));
+			    " })();\"", port, ROUNDS), ROUNDS);
 }
 
 /* An event loop sees the end through epoll when the last byte is read. */
