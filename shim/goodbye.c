@@ -139,7 +139,9 @@ static ssize_t send_edited(struct twp_slot *s, const struct twp_io *io, twp_issu
 	struct twp_io alt = { .kind = TWP_K_SENDMSG, .fd = io->fd, .msg = &m };
 	alt.flags = io->kind >= TWP_K_SEND ? io->flags : 0;
 	for (;;) {
-		if (!build(h, c->written, iov, cnt, len, &e)) { /* not seen: see consumed() */
+		/* The insertion ended at the last call's last byte: the rest
+		 * goes as the program wrote it. */
+		if (!build(h, c->written, iov, cnt, len, &e)) {
 			ssize_t k = issue(s, io);
 			if (k > 0)
 				c->codec->bytes(h, 1, iov, cnt, (size_t)k);
