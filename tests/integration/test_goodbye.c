@@ -121,7 +121,9 @@ Test(goodbye, python_urllib_with_connection_close)
 
 Test(goodbye, php_file_get_contents)
 {
-	clients("php", fmt("php -r 'for ($i = 0; $i < %d; $i++) echo file_get_contents(\"" URL "\");'",
+	/* -n: no php.ini, so no opcache, which a sanitizer runtime refuses
+	 * (PHP loads it with RTLD_DEEPBIND); file_get_contents is core. */
+	clients("php", fmt("php -n -r 'for ($i = 0; $i < %d; $i++) echo file_get_contents(\"" URL "\");'",
 			   ROUNDS, port), ROUNDS);
 }
 
@@ -133,6 +135,9 @@ Test(goodbye, wget_without_keepalive)
 
 Test(goodbye, curl_connection_close_and_http10)
 {
+	/* curl hangs at start with libasan preloaded, shim or not. */
+	if (strstr(h_preload(), "asan") || strstr(h_preload(), "tsan"))
+		cr_skip_test("curl runs in the plain build's suite, not beside a sanitizer runtime");
 	char *urls = fmt(URL " " URL " " URL " " URL " " URL, port, port, port, port, port);
 	clients("curl close", fmt("curl -s -H 'Connection: close' %s", urls), 5);
 	clients("curl 1.0", fmt("curl -s --http1.0 %s", urls), 5);
