@@ -573,6 +573,61 @@ void h_redis_start(struct h_server *s, const char *extra_args)
 	}
 }
 
+/* nginx answers its status page once it listens (it writes no line). */
+static int nginx_wait(struct h_server *s)
+{
+	long deadline = now_ms() + START_TIMEOUT_MS;
+	while (now_ms() < deadline) {
+		if (server_exited(s))
+			return -1;
+		if (h_nginx_accepted(s) >= 0)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+void h_nginx_start(struct h_server *s, const char *server_body)
+{
+	memset(s, 0, sizeof(*s));
+	strcpy(s->kind, "nginx");
+	make_temp_dir(s->dir, sizeof(s->dir), "nginx");
+	s->port = h_free_port();
+	h_write_file(h_fmt("%s/nginx.conf", s->dir), h_fmt(
+		"daemon off; master_process off; worker_processes 1;\n"
+		"pid %1$s/nginx.pid; error_log %1$s/error.log;\n"
+		"events { worker_connections 1024; }\n"
+		"http { access_log off; keepalive_requests 1000000;\n"
+		"  client_body_temp_path %1$s/t; proxy_temp_path %1$s/t; fastcgi_temp_path %1$s/t;\n"
+		"  uwsgi_temp_path %1$s/t; scgi_temp_path %1$s/t;\n"
+		"  server { listen 127.0.0.1:%2$d; root %1$s/www;\n"
+		"    location = /twpool-status { stub_status; }\n"
+		"    %3$s } }\n", s->dir, s->port, server_body ? server_body : ""));
+	if (mkdir(h_fmt("%s/www", s->dir), 0755) < 0)
+		cr_assert_fail("mkdir %s/www: %s", s->dir, strerror(errno));
+	char *dir = sh_quote(s->dir);
+	server_spawn(s, h_fmt("nginx -p %1$s -e %1$s/error.log -c %1$s/nginx.conf", dir), -1,
+		     "stderr.log");
+	free(dir);
+	if (nginx_wait(s) < 0) {
+		struct tail out = log_tail(s, "stderr.log"), log = log_tail(s, "error.log");
+		h_server_stop(s);
+		cr_assert_fail("nginx did not start (scripts/deps test installs nginx-light):\n%s%s",
+			       out.text, log.text);
+	}
+}
+
+long h_nginx_accepted(struct h_server *s)
+{
+	char *r = server_query(s, "GET /twpool-status HTTP/1.0\r\n\r\n");
+	char *p = r ? strstr(r, "requests\n") : NULL;
+	long a = -1;
+	if (p && sscanf(p + 9, "%ld", &a) == 1)
+		a -= s->own_conns;
+	free(r);
+	return a;
+}
+
 void h_port_server_start(struct h_server *s, const char *kind, const char *cmd)
 {
 	memset(s, 0, sizeof(*s));

@@ -61,6 +61,16 @@ void h_memcached_start(struct h_server *s, const char *extra_args);
  * killed by the kernel if that process dies). */
 void h_server_stop(struct h_server *s);
 
+/* Starts nginx (one process, no master) on 127.0.0.1 on a free port,
+ * serving s->dir/www (created empty; write files there), with a
+ * stub_status at /twpool-status and server_body (nginx directives inside
+ * its server block, may be NULL) and waits until it answers. */
+void h_nginx_start(struct h_server *s, const char *server_body);
+
+/* Connections nginx accepted since it started, leaving out the harness's
+ * own (stub_status queries), or -1 when it does not answer. */
+long h_nginx_accepted(struct h_server *s);
+
 /* The integer value of an INFO field (e.g. "total_connections_received"),
  * or -1 if there is no such field. Queried over a fresh connection that the
  * harness closes without leaving TIME_WAIT on the client side (it sends QUIT
