@@ -75,6 +75,8 @@ ssize_t twp_track_io(const struct twp_io *io)
 	if (twp_kind(atomic_load_explicit(&s->st, memory_order_relaxed)) == TWP_FD_TRACKED) {
 		note(s, twp_io_writes(io), io->flags & MSG_PEEK, r, err);
 		to_codec(s->conn, io, r);
+		if (r > 0 && !twp_io_writes(io) && !s->conn->written)
+			twp_conn_first_read(s->conn);
 	}
 	leave(s);
 	errno = err;
