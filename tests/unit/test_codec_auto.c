@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
-#include "codec.h"
+#include "codec_auto.h"
 #include "codec_http.h"
 #include "codec_memcache.h"
 #include "codec_resp.h"
