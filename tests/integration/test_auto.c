@@ -93,15 +93,9 @@ static void peer_start(struct proc *p, const char *script, const char *mode)
 	start_reporting(p, argv);
 }
 
-/* Lines of p's log that start with what. */
 static long peer_lines(const struct proc *p, const char *what)
 {
-	char *log = h_slurp(p->log);
-	long n = 0;
-	for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n"))
-		n += !strncmp(line, what, strlen(what));
-	free(log);
-	return n;
+	return h_log_lines(p->log, what);
 }
 
 /* The outcome of one program run under the shim. */
@@ -336,6 +330,19 @@ Test(auto, an_aborted_download_is_judged_by_http, .init = nginx_up, .fini = down
 
 /* ---- TLS, servers that speak first --------------------------------------- */
 
+/* Runs SCRIPT MODE PORT ROUNDS against the peer: every exchange right,
+ * one connection accepted for each. */
+static struct outcome never_pooled(const char *script, const char *mode)
+{
+	struct outcome o = run(peer.port, NULL, py(script, fmt("%s %d %d", mode, peer.port, ROUNDS)));
+	cr_expect(o.requests == ROUNDS && o.errors == 0 && o.crossed == 0,
+		  "%s: %ld exchanges, %ld errors (a hang cut by the client's timeout), %ld wrong",
+		  mode, o.requests, o.errors, o.crossed);
+	cr_expect_eq(peer_lines(&peer, "accept"), ROUNDS, "%s: the server accepted %ld connections "
+		     "for %d clients", mode, peer_lines(&peer, "accept"), ROUNDS);
+	return o;
+}
+
 static void tls_up(void)
 {
 	peer_start(&peer, "http-peer.py", "tls");
@@ -345,12 +352,7 @@ static void tls_up(void)
  * 20 clients failed, the server saw 10 TLS errors. */
 Test(auto, a_tls_target_is_never_pooled, .init = tls_up, .fini = down, .timeout = 60)
 {
-	struct outcome o = run(peer.port, NULL, py("http-client.py", fmt("tls %d %d", peer.port,
-									  ROUNDS)));
-	cr_expect(o.requests == ROUNDS && o.errors == 0 && o.crossed == 0,
-		  "%ld TLS requests: %ld errors, %ld wrong bodies", o.requests, o.errors, o.crossed);
-	cr_expect_eq(peer_lines(&peer, "accept"), ROUNDS, "the server accepted %ld connections for "
-		     "%d TLS clients", peer_lines(&peer, "accept"), ROUNDS);
+	struct outcome o = never_pooled("http-client.py", "tls");
 	cr_expect_eq(peer_lines(&peer, "error"), 0, "the server saw %ld TLS errors",
 		     peer_lines(&peer, "error"));
 	cr_expect_eq(discards(&o, "tls"), ROUNDS, "%g closed as TLS, want %d:\n%s",
@@ -367,13 +369,7 @@ static void banner_up(void)
  * it until its timeout (10 errors of 20). */
 Test(auto, a_banner_server_is_never_pooled, .init = banner_up, .fini = down, .timeout = 120)
 {
-	struct outcome o = run(peer.port, NULL, py("auto-client.py", fmt("banner %d %d", peer.port,
-									  ROUNDS)));
-	cr_expect(o.requests == ROUNDS && o.errors == 0 && o.crossed == 0,
-		  "%ld exchanges: %ld errors (a banner that never came), %ld wrong", o.requests,
-		  o.errors, o.crossed);
-	cr_expect_eq(peer_lines(&peer, "accept"), ROUNDS, "the server accepted %ld connections for "
-		     "%d clients", peer_lines(&peer, "accept"), ROUNDS);
+	struct outcome o = never_pooled("auto-client.py", "banner");
 	cr_expect_eq(discards(&o, "server_first"), ROUNDS, "%g closed as server_first:\n%s",
 		     discards(&o, "server_first"), o.stats);
 }
@@ -384,13 +380,7 @@ Test(auto, a_banner_server_is_never_pooled, .init = banner_up, .fini = down, .ti
  * Before auto: 19 of 20 clients waited for a banner until their timeout. */
 Test(auto, a_server_first_target_is_remembered, .init = banner_up, .fini = down, .timeout = 120)
 {
-	struct outcome o = run(peer.port, NULL, py("auto-client.py", fmt("mixed %d %d", peer.port,
-									  ROUNDS)));
-	cr_expect(o.requests == ROUNDS && o.errors == 0 && o.crossed == 0,
-		  "%ld exchanges: %ld errors (a banner that never came), %ld wrong", o.requests,
-		  o.errors, o.crossed);
-	cr_expect_eq(peer_lines(&peer, "accept"), ROUNDS, "the server accepted %ld connections for "
-		     "%d clients", peer_lines(&peer, "accept"), ROUNDS);
+	struct outcome o = never_pooled("auto-client.py", "mixed");
 	cr_expect_eq(reused(&o), 0, "a connection to a server-first target was reused:\n%s",
 		     o.stats);
 }
