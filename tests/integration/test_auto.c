@@ -164,32 +164,6 @@ static void wait_port(int port, const char *what)
 	cr_assert_fail("%s did not start on port %d", what, port);
 }
 
-/* ---- the twpool command ------------------------------------------------------ */
-
-static struct h_run twpool(const char *a, const char *b, const char *c, const char *d)
-{
-	struct h_run r;
-	char *argv[] = { fmt("%s/twpool", h_build()), (char *)a, (char *)b, (char *)c, (char *)d,
-			 "/usr/bin/env", NULL };
-	h_run(&r, argv, NULL, 0, 30);
-	return r;
-}
-
-Test(auto, the_command_takes_auto_and_replay)
-{
-	struct h_run r = twpool("--replay", "off", "-t", "127.0.0.1:1/auto,127.0.0.1:2");
-	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
-	cr_expect(strstr(r.out, "\nTWPOOL_REPLAY=off\n"), "TWPOOL_REPLAY passed on:\n%s", r.out);
-	cr_expect(strstr(r.out, "\nTWPOOL_TARGETS=127.0.0.1:1/auto,127.0.0.1:2\n"),
-		  "targets passed on:\n%s", r.out);
-	h_run_free(&r);
-	r = twpool("--replay", "saf", "-t", "127.0.0.1:1");
-	cr_expect_eq(r.status, 2, "a bad mode is a usage error: status %d", r.status);
-	cr_expect(strstr(r.err, "--replay") && strstr(r.err, "did you mean safe?"),
-		  "the message names the option and the near value:\n%s", r.err);
-	h_run_free(&r);
-}
-
 /* ---- redis, memcached --------------------------------------------------- */
 
 static void redis_up(void)

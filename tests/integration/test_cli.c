@@ -299,6 +299,29 @@ Test(cli, rejects_bad_inherited_variable)
 	h_run_free(&r);
 }
 
+/* /auto and --replay, judged by the library's parser. Before them: '/auto'
+ * was an unknown protocol and --replay an unknown option. */
+Test(cli, takes_auto_targets_and_replay_modes)
+{
+	struct h_run r;
+	tw(&r, tw_env(), "--replay", "off", "-t", "127.0.0.1:1/auto,127.0.0.1:2", "/usr/bin/env",
+	   NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	char *l = line_with(r.out, "TWPOOL_REPLAY=");
+	cr_expect(l && !strcmp(l, "TWPOOL_REPLAY=off"), "TWPOOL_REPLAY passed on:\n%s", r.out);
+	free(l);
+	l = line_with(r.out, "TWPOOL_TARGETS=");
+	cr_expect(l && !strcmp(l, "TWPOOL_TARGETS=127.0.0.1:1/auto,127.0.0.1:2"),
+		  "targets passed on:\n%s", r.out);
+	free(l);
+	h_run_free(&r);
+	tw(&r, tw_env(), "--replay", "saf", "-t", "127.0.0.1:1", "/bin/true", NULL);
+	cr_expect_eq(r.status, 2, "a bad mode is a usage error: status %d", r.status);
+	cr_expect(strstr(r.err, "--replay") && strstr(r.err, "did you mean safe?"),
+		  "the message names the option and the near value:\n%s", r.err);
+	h_run_free(&r);
+}
+
 Test(cli, leaves_unknown_variables_to_the_shim)
 {
 	char *env[] = { "TWPOOL_NOT_A_SETTING=1", tw_env()[0], tw_env()[1], NULL };
