@@ -269,6 +269,10 @@ static long nginx_accepted(void)
  * chosen http, parked clean at exit. */
 Test(auto, curl_to_nginx_is_read_as_http, .init = nginx_up, .fini = down, .timeout = 60)
 {
+	/* Seen here: curl with libasan preloaded and no shim at all waits
+	 * forever, so the sanitizer runs cannot say anything of the shim. */
+	if (strstr(h_preload(), "san.so"))
+		cr_skip_test("curl hangs under a preloaded sanitizer runtime, shim or not");
 	char *url = fmt("http://127.0.0.1:%d/small", nginx.port);
 	struct outcome o = run(nginx.port, NULL, fmt("exec curl -s %1$s %1$s %1$s %1$s %1$s", url));
 	cr_expect_str_eq(o.out, "small-A\nsmall-A\nsmall-A\nsmall-A\nsmall-A\n", "curl's bodies");
