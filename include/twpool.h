@@ -26,15 +26,25 @@
  *                   60 s after a success) and, until one succeeds, passes
  *                   through unpooled
  *   *:6379          any address on that port
- * Protocols: raw (the default) judges a connection clean by the shape of
- * the program's calls: it wrote, it read, and its last call was a read.
+ * Protocols: raw judges a connection clean by the shape of the program's
+ * calls: it wrote, it read, and its last call was a read.
  * http (HTTP/1.x) follows each request and response to its last byte: a
  * connection is parked only when every request has its complete response
  * read by the program and the server keeps it alive; CONNECT and Upgrade
- * make it the program's for good; only GET, HEAD, OPTIONS, TRACE or a
- * request with an Idempotency-Key or X-Idempotency-Key header is replayed.
- * redis, memcache and mysql are accepted and follow the raw rules until
- * their codecs come. Any other name is a configuration error.  * Unset or empty: the shim passes every call through untouched. */
+ * make it the program's for good. redis (RESP) and memcache (text, meta
+ * and binary) count requests and replies; a Redis use that changed session
+ * state is RESET before its next use. mysql is accepted and follows the
+ * raw rules until its codec comes. auto (the default, an entry without
+ * /PROTOCOL) chooses on each use from the first bytes the program writes:
+ * an HTTP/1.x request line is http, a RESP array (*N CR LF $) redis, a
+ * memcached binary request (0x80) or a text command Redis has no reading
+ * of (gets, cas, add, delete, mg..., set KEY N N N) memcache, anything
+ * else (a Redis inline command, get KEY, which both servers read) raw. A
+ * TLS ClientHello is never pooled (reason tls); bytes that arrive before
+ * the program wrote any mean the server speaks first (SMTP, MySQL, SSH):
+ * never pooled (server_first), and no connection to that target is parked
+ * or reused again by the process. Any other name is a configuration error.
+ * Unset or empty: the shim passes every call through untouched. */
 #define TWPOOL_ENV_TARGETS "TWPOOL_TARGETS"
 #define TWPOOL_MAX_TARGETS 64 /* entries in TWPOOL_TARGETS */
 
@@ -67,6 +77,16 @@
  * 0 disables replay. Range 0..16777216. */
 #define TWPOOL_ENV_REPLAY_MAX "TWPOOL_REPLAY_MAX"
 #define TWPOOL_DEFAULT_REPLAY_MAX 65536
+
+/* Which requests are replayed: safe (the default) only those that cannot
+ * act twice by their protocol (http: GET, HEAD, OPTIONS, TRACE, or with an
+ * Idempotency-Key or X-Idempotency-Key header; redis: read-only commands;
+ * memcache: get, gets, mg without N/T/R/E, mn, binary GET*, NOOP; raw, and
+ * auto before its choice: any request); all: any request whose bytes were
+ * all seen by the shim; off: none. A request whose bytes went through
+ * sendfile, splice or another call the shim cannot copy is never replayed. */
+#define TWPOOL_ENV_REPLAY "TWPOOL_REPLAY"
+#define TWPOOL_DEFAULT_REPLAY "safe"
 
 /* Milliseconds a replay may wait for its fresh connection. */
 #define TWPOOL_REPLAY_CONNECT_TIMEOUT_MS 3000
@@ -199,6 +219,9 @@
  *   server_close  the server said it closes the connection (HTTP
  *                 Connection: close, HTTP/1.0 without keep-alive, a body
  *                 that ends at the close)
+ *   tls           auto: the program began with a TLS ClientHello
+ *   server_first  auto: the server spoke before the program wrote (this
+ *                 use), or did so on an earlier use (the target's)
  */
 
 #endif /* TWPOOL_H */

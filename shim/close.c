@@ -84,6 +84,8 @@ static enum twp_reason park_check(uint32_t st, const struct twp_slot *s,
 		return TWP_R_SHUTDOWN;
 	if (st & TWP_S_NOPOOL)
 		return s->why ? (enum twp_reason)s->why : TWP_R_SOCKOPT;
+	if (twp_conn_server_first(c))
+		return TWP_R_SERVER_FIRST;
 	enum twp_reason why = c->codec ? codec_verdict(c) : shape_check(st);
 	if (why != TWP_R_NONE)
 		return why;

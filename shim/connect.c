@@ -91,6 +91,8 @@ static enum twp_reason reuse_check(int fd, struct twp_conn *c)
 {
 	char b;
 	int saved = errno;
+	if (twp_conn_server_first(c))
+		return TWP_R_SERVER_FIRST;
 	enum twp_reason why = c->reset_pending ? consume_reset(fd, c) : TWP_R_NONE;
 	if (why != TWP_R_NONE) {
 		errno = saved;

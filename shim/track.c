@@ -83,6 +83,8 @@ ssize_t twp_track_io(const struct twp_io *io)
 		note(s, out, io->flags & MSG_PEEK, r, err);
 		if (!fed)
 			to_codec(s->conn, io, r);
+		if (r > 0 && !out && !s->conn->written)
+			twp_conn_first_read(s->conn);
 	}
 	leave(s);
 	if (!out && r > 0)

@@ -149,6 +149,17 @@ char *h_slurp(const char *path)
 	return buf;
 }
 
+long h_log_lines(const char *path, const char *prefix)
+{
+	char *log = h_slurp(path), *save = NULL;
+	long n = 0;
+	for (char *line = log ? strtok_r(log, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		n += !strncmp(line, prefix, strlen(prefix));
+	free(log);
+	return n;
+}
+
 /* ---- child processes ---- */
 
 static long now_ms(void)

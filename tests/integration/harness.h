@@ -150,6 +150,10 @@ void h_write_file(const char *path, const char *text);
 /* The whole file, malloc'd and NUL-terminated, or NULL if unreadable. */
 char *h_slurp(const char *path);
 
+/* Lines of the file at path that start with prefix (0 if unreadable):
+ * what a test server logged. */
+long h_log_lines(const char *path, const char *prefix);
+
 /* Sum of the samples of metric (exact name) in Prometheus text whose label
  * block contains label_substr ("" matches any, e.g. "result=\"reused\"").
  * Returns -1 if no sample matches or text is NULL. */

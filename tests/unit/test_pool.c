@@ -363,9 +363,10 @@ ParameterizedTestParameters(pool, reason_name)
 		{ TWP_R_STDIO, "stdio" }, { TWP_R_CLOSE_RANGE, "close_range" }, { TWP_R_EPOLL, "epoll" },
 		{ TWP_R_INFLIGHT, "inflight" }, { TWP_R_BLIND, "blind" }, { TWP_R_PARTIAL, "partial" },
 		{ TWP_R_PROTOCOL, "protocol" }, { TWP_R_TUNNEL, "tunnel" },
-		{ TWP_R_SERVER_CLOSE, "server_close" }, { TWP_R_COUNT, "unknown" }, { -1, "unknown" },
+		{ TWP_R_SERVER_CLOSE, "server_close" }, { TWP_R_TLS, "tls" },
+		{ TWP_R_SERVER_FIRST, "server_first" }, { TWP_R_COUNT, "unknown" }, { -1, "unknown" },
 	};
-	_Static_assert(TWP_R_SERVER_CLOSE + 1 == TWP_R_COUNT, "a new reason needs a row here and a line in twpool.h");
+	_Static_assert(TWP_R_SERVER_FIRST + 1 == TWP_R_COUNT, "a new reason needs a row here and a line in twpool.h");
 	return cr_make_param_array(struct reason_case, params, sizeof(params) / sizeof(params[0]));
 }
 
