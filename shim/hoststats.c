@@ -123,8 +123,10 @@ static int header_ok(const struct twp_hs *h)
 }
 
 /* A complete new segment at a name nobody could plant, linked to path:
- * link() fails rather than replace what another process published first. */
-static int create(const char *path)
+ * link() fails rather than replace what another process published first.
+ * replace: renamed over path instead (a file of ours of another version:
+ * its processes keep counting in the old inode until they exit). */
+static int create(const char *path, int replace)
 {
 	char tmp[4200];
 	uint64_t r = 0;
@@ -142,7 +144,7 @@ static int create(const char *path)
 	} else {
 		header_fill(h);
 		munmap(h, sizeof(*h));
-		if (link(tmp, path) < 0 && errno != EEXIST)
+		if (replace ? rename(tmp, path) < 0 : link(tmp, path) < 0 && errno != EEXIST)
 			err = -errno;
 	}
 	twp_real.close(fd);
@@ -165,27 +167,26 @@ static int open_checked(const char *path, int rw, char *err, size_t errlen)
 			  : !S_ISREG(st.st_mode) ? "not a regular file"
 			  : st.st_uid != geteuid() ? "owned by another user"
 			  : st.st_mode & 022 ? "writable by others"
-			  : st.st_size != (off_t)sizeof(struct twp_hs) ? "not of the size of this version"
 			  : NULL;
 	if (why) {
 		twp_real.close(fd);
 		errno = EINVAL;
 		return fail(err, errlen, "%s: %s", path, why);
 	}
+	if (st.st_size != (off_t)sizeof(struct twp_hs)) {
+		twp_real.close(fd);
+		errno = ESTALE; /* ours, of another version */
+		return fail(err, errlen, "%s: not a twpool host stats file of version %d", path,
+			    TWP_HS_VERSION);
+	}
 	return fd;
 }
 
-struct twp_hs *twp_hs_open(const char *path, int create_it, char *err, size_t errlen)
+/* The segment at path, mapped; a file of ours of another version (an
+ * upgrade, a namespace inode reused) is replaced when creating. */
+static struct twp_hs *map_checked(const char *path, int create_it, char *err, size_t errlen)
 {
 	int fd = open_checked(path, create_it, err, errlen);
-	if (fd < 0 && errno == ENOENT && create_it) {
-		int r = create(path);
-		if (r < 0) {
-			fail(err, errlen, "%s: cannot create it: %s", path, strerror(-r));
-			return NULL;
-		}
-		fd = open_checked(path, 1, err, errlen);
-	}
 	if (fd < 0)
 		return NULL;
 	int prot = create_it ? PROT_READ | PROT_WRITE : PROT_READ;
@@ -194,15 +195,29 @@ struct twp_hs *twp_hs_open(const char *path, int create_it, char *err, size_t er
 	twp_real.close(fd);
 	if (h == MAP_FAILED) {
 		fail(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
 		return NULL;
 	}
 	if (!header_ok(h)) {
 		munmap(h, sizeof(*h));
 		fail(err, errlen, "%s: not a twpool host stats file of version %d", path, TWP_HS_VERSION);
-		errno = EINVAL;
+		errno = ESTALE;
 		return NULL;
 	}
 	return h;
+}
+
+struct twp_hs *twp_hs_open(const char *path, int create_it, char *err, size_t errlen)
+{
+	struct twp_hs *h = map_checked(path, create_it, err, errlen);
+	if (h || !create_it || (errno != ENOENT && errno != ESTALE))
+		return h;
+	int r = create(path, errno == ESTALE);
+	if (r < 0) {
+		fail(err, errlen, "%s: cannot create it: %s", path, strerror(-r));
+		return NULL;
+	}
+	return map_checked(path, 1, err, errlen);
 }
 
 void twp_hs_close(struct twp_hs *h)
