@@ -16,9 +16,14 @@
 #define LEN_CONTINUED 0xffffffu
 
 /* Capability flags (the client's login, masked by the server's). */
+#define CLIENT_CONNECT_WITH_DB 0x8u
 #define CLIENT_COMPRESS 0x20u
 #define CLIENT_PROTOCOL_41 0x200u
 #define CLIENT_SSL 0x800u
+#define CLIENT_SECURE_CONNECTION 0x8000u
+#define CLIENT_PLUGIN_AUTH 0x80000u
+#define CLIENT_CONNECT_ATTRS 0x100000u
+#define CLIENT_PLUGIN_AUTH_LENENC 0x200000u
 #define CLIENT_DEPRECATE_EOF 0x1000000u
 #define SERVER_MORE_RESULTS_EXISTS 0x8u
 #define SERVER_STATUS_CURSOR_EXISTS 0x40u
@@ -416,6 +421,99 @@ static int my_replayable(const void *state)
 int twp_mysql_quit(const void *state)
 {
 	return ((const struct twp_my *)state)->phase == PH_QUIT;
+}
+
+/* A NUL-terminated string at *at of p[0..n): its start and length. */
+static int cstr(const uint8_t *p, size_t n, size_t *at, const uint8_t **s, size_t *len)
+{
+	const uint8_t *nul = *at < n ? memchr(p + *at, 0, n - *at) : NULL;
+	if (!nul)
+		return -1;
+	*s = p + *at;
+	*len = (size_t)(nul - *s);
+	*at += *len + 1;
+	return 0;
+}
+
+/* Bytes of p[0..n) at *at counted by a length-encoded integer, that
+ * integer included (with_len) or not. */
+static int counted(const uint8_t *p, size_t n, size_t *at, int with_len, const uint8_t **s,
+		   size_t *len)
+{
+	struct pkt k = { .p = p, .n = n, .len = n };
+	size_t from = *at;
+	uint64_t v;
+	if (lenenc(&k, at, &v) < 0 || v > n - *at)
+		return -1;
+	*s = p + (with_len ? from : *at);
+	*at += (size_t)v;
+	*len = (size_t)(p + *at - *s);
+	return 0;
+}
+
+static int login_auth(const uint8_t *p, size_t n, size_t *at, struct twp_my_login *l)
+{
+	if (l->caps & CLIENT_PLUGIN_AUTH_LENENC)
+		return counted(p, n, at, 0, &l->auth, &l->auth_len);
+	if (!(l->caps & CLIENT_SECURE_CONNECTION))
+		return cstr(p, n, at, &l->auth, &l->auth_len);
+	if (*at >= n || p[*at] > n - *at - 1)
+		return -1;
+	l->auth = p + *at + 1;
+	l->auth_len = p[*at];
+	*at += 1 + l->auth_len;
+	return 0;
+}
+
+int twp_mysql_login_parse(const uint8_t *p, size_t n, struct twp_my_login *l)
+{
+	size_t at = 32; /* capabilities, max packet, charset, filler */
+	memset(l, 0, sizeof(*l));
+	if (n < at)
+		return -1;
+	l->caps = (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+	l->charset = p[8];
+	if (!(l->caps & CLIENT_PROTOCOL_41) || cstr(p, n, &at, &l->user, &l->user_len) < 0 ||
+	    login_auth(p, n, &at, l) < 0)
+		return -1;
+	if ((l->caps & CLIENT_CONNECT_WITH_DB) && cstr(p, n, &at, &l->db, &l->db_len) < 0)
+		return -1;
+	if ((l->caps & CLIENT_PLUGIN_AUTH) && cstr(p, n, &at, &l->plugin, &l->plugin_len) < 0)
+		return -1;
+	if ((l->caps & CLIENT_CONNECT_ATTRS) && counted(p, n, &at, 1, &l->attrs, &l->attrs_len) < 0)
+		return -1;
+	return at == n ? 0 : -1;
+}
+
+static uint8_t *put(uint8_t *w, const void *s, size_t len)
+{
+	memcpy(w, s, len);
+	return w + len;
+}
+
+size_t twp_mysql_change_user(const struct twp_my_login *l, uint8_t *buf, size_t cap)
+{
+	size_t need = 1 + l->user_len + 1 + 1 + l->auth_len + l->db_len + 1 + 2 + l->plugin_len + 1 +
+		      l->attrs_len;
+	if (need > cap || l->auth_len > 255 || !(l->caps & CLIENT_SECURE_CONNECTION))
+		return 0;
+	uint8_t *w = buf;
+	*w++ = COM_CHANGE_USER;
+	w = put(w, l->user, l->user_len);
+	*w++ = 0;
+	*w++ = (uint8_t)l->auth_len;
+	w = put(w, l->auth, l->auth_len);
+	w = put(w, l->db ? l->db : (const uint8_t *)"", l->db_len);
+	*w++ = 0;
+	*w++ = l->charset;
+	*w++ = 0;
+	if (l->caps & CLIENT_PLUGIN_AUTH) {
+		w = put(w, l->plugin, l->plugin_len);
+		*w++ = 0;
+	}
+	if (l->caps & CLIENT_CONNECT_ATTRS)
+		w = put(w, l->attrs, l->attrs_len);
+	return (size_t)(w - buf);
 }
 
 const struct twp_codec twp_codec_mysql = {

@@ -21,6 +21,8 @@
 #ifndef TWP_CODEC_MYSQL_H
 #define TWP_CODEC_MYSQL_H
 
+#include <stdint.h>
+
 #include "codec.h"
 
 /* The reasons verdict() gives, named once. */
@@ -35,5 +37,25 @@ extern const struct twp_codec twp_codec_mysql;
 
 /* 1 when the program's last command was COM_QUIT (nothing is owed). */
 int twp_mysql_quit(const void *state);
+
+/* A login (HandshakeResponse41 payload) cut into its fields; pointers
+ * into the payload. */
+struct twp_my_login {
+	uint32_t caps;
+	uint8_t charset;
+	const uint8_t *user, *auth, *db, *plugin, *attrs;
+	size_t user_len, auth_len, db_len, plugin_len, attrs_len; /* attrs: with its length */
+};
+
+/* 0 with l filled, or -1 when p[0..n) is no login this codec can follow. */
+int twp_mysql_login_parse(const uint8_t *p, size_t n, struct twp_my_login *l);
+
+/* The COM_CHANGE_USER payload that logs the connection in again as l,
+ * whose auth data answers the scramble of the greeting l saw: the
+ * session it leaves is a fresh login's (nothing of the last user's, the
+ * login's database selected; COM_RESET_CONNECTION keeps a USE). Its length,
+ * or 0 when it does not fit cap. MariaDB answers it with an auth switch
+ * carrying that same scramble, which l's auth data answers. */
+size_t twp_mysql_change_user(const struct twp_my_login *l, uint8_t *buf, size_t cap);
 
 #endif

@@ -55,10 +55,74 @@ static void conversation(const struct my_conv *c)
 	free(st);
 }
 
+#define NCONVS (sizeof(my_convs) / sizeof(my_convs[0]))
+
 Test(codec_mysql, real_conversations_end_where_the_client_speaks_again)
 {
-	for (size_t i = 0; i < sizeof(my_convs) / sizeof(my_convs[0]); i++)
-		conversation(&my_convs[i]);
+	for (size_t i = 0; i < NCONVS; i++)
+		if (!my_convs[i].change_user)
+			conversation(&my_convs[i]);
+}
+
+/* The transcript where mysqlnd changes user, and the chunk that does. */
+static const struct my_conv *change_user_conv(size_t *at)
+{
+	for (size_t i = 0; i < NCONVS; i++)
+		for (size_t j = 3; my_convs[i].change_user && j < my_convs[i].n; j++)
+			if (!my_convs[i].chunks[j].server && my_convs[i].chunks[j].b[4] == 0x11) {
+				*at = j;
+				return &my_convs[i];
+			}
+	cr_assert_fail("no transcript changes user");
+	return NULL;
+}
+
+Test(codec_mysql, change_user_is_never_pooled)
+{
+	size_t at;
+	const struct my_conv *c = change_user_conv(&at);
+	void *st = fresh();
+	for (size_t j = 0; j < c->n; j++)
+		feed(st, !c->chunks[j].server, c->chunks[j].b, c->chunks[j].len);
+	cr_expect_eq(verdict(st), TWP_MY_R_STATE);
+	free(st);
+}
+
+static void login_of(const struct my_chunk *k, struct twp_my_login *l)
+{
+	cr_assert_eq(twp_mysql_login_parse((const uint8_t *)k->b + 4, k->len - 4, l), 0,
+		     "a real login did not parse");
+}
+
+Test(codec_mysql, logins_of_every_client_parse)
+{
+	for (size_t i = 0; i < NCONVS; i++) {
+		struct twp_my_login l;
+		login_of(&my_convs[i].chunks[1], &l);
+		cr_expect(l.user_len == 2 && !memcmp(l.user, "u1", 2), "%s: user", my_convs[i].name);
+		cr_expect(l.db_len == 2 && !memcmp(l.db, "d1", 2), "%s: db", my_convs[i].name);
+		cr_expect_eq(l.auth_len, 20, "%s: a native password proof is 20 bytes", my_convs[i].name);
+		cr_expect(l.plugin_len == 21 && !memcmp(l.plugin, "mysql_native_password", 21),
+			  "%s: plugin", my_convs[i].name);
+	}
+}
+
+/* mysqlnd changing user to the very login it made: the COM_CHANGE_USER
+ * built from that login carries the same user, proof, database, charset
+ * and plugin as mysqlnd's own. */
+Test(codec_mysql, change_user_built_from_a_login_matches_mysqlnd)
+{
+	size_t at;
+	const struct my_conv *c = change_user_conv(&at);
+	struct twp_my_login l;
+	login_of(&c->chunks[1], &l);
+	uint8_t built[512];
+	size_t n = twp_mysql_change_user(&l, built, sizeof(built));
+	cr_assert_gt(n, 0);
+	const uint8_t *real = (const uint8_t *)c->chunks[at].b + 4;
+	size_t fixed = 1 + 3 + 1 + 20 + 3 + 2 + 22; /* through the plugin name */
+	cr_expect_eq(memcmp(built, real, fixed), 0, "the change user differs from mysqlnd's");
+	cr_expect_eq(twp_mysql_change_user(&l, built, 40), 0, "overflowed a small buffer");
 }
 
 /* The same conversations with each client chunk split in two at every
@@ -67,6 +131,8 @@ Test(codec_mysql, a_command_written_in_pieces_is_partial)
 {
 	for (size_t i = 0; i < sizeof(my_convs) / sizeof(my_convs[0]); i++) {
 		const struct my_conv *c = &my_convs[i];
+		if (c->change_user)
+			continue;
 		void *st = fresh();
 		for (size_t j = 0; j < c->n; j++) {
 			const struct my_chunk *k = &c->chunks[j];
