@@ -14,8 +14,12 @@ static struct h_server db;
 static void up(void)
 {
 	h_mariadb_start(&db);
-	free(h_mariadb_sql(&db, "CREATE DATABASE d1; CREATE USER u1@'%' IDENTIFIED BY 'p1';"
-				" GRANT ALL ON d1.* TO u1@'%';"));
+	free(h_mariadb_sql(&db, "CREATE DATABASE d1; CREATE DATABASE d2;"
+				" CREATE USER u1@'%' IDENTIFIED BY 'p1'; CREATE USER u2@'%' IDENTIFIED BY 'p2';"
+				" GRANT ALL ON d1.* TO u1@'%'; GRANT ALL ON d2.* TO u1@'%';"
+				" GRANT ALL ON d2.* TO u2@'%';"
+				" CREATE TABLE d1.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64));"
+				" INSERT INTO d1.t (v) VALUES ('a'), ('b');"));
 }
 
 static void down(void)
@@ -25,22 +29,34 @@ static void down(void)
 
 TestSuite(mysql, .init = up, .fini = down, .timeout = 300);
 
-/* tests/progs/mysql-cycle.py n times as u1 on d1 under the shim, the
- * target given as target; the errors it counted. */
-static long cycles(const char *target, int n, const char *mode)
+/* Runs tests/progs/NAME with args under the shim (target: the
+ * TWPOOL_TARGETS entry; NULL: without the shim) and expects it to end with
+ * "WORD 0". */
+static void prog(const char *name, char *const args[], const char *target, const char *word)
 {
-	char *argv[] = { "/usr/bin/python3", fmt("%s/tests/progs/mysql-cycle.py", h_src()),
-			 fmt("%d", db.port), "u1", "p1", "d1", fmt("%d", n), (char *)mode, NULL };
-	char *env[] = { fmt("TWPOOL_TARGETS=%s", target), NULL };
+	char *argv[16] = { "/usr/bin/python3", fmt("%s/tests/progs/%s", h_src(), name),
+			   fmt("%d", db.port) };
+	int n = 3;
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	char *env[] = { target ? fmt("TWPOOL_TARGETS=%s", target) : NULL, NULL };
 	struct h_run r;
-	long errors = -1;
-	h_run(&r, argv, env, 1, 120);
-	cr_assert_eq(r.status, 0, "mysql-cycle.py failed (status %d): %s%s", r.status, r.out, r.err);
-	cr_assert_eq(sscanf(strstr(r.out, "errors ") ? strstr(r.out, "errors ") : "", "errors %ld",
-			    &errors), 1, "no error count in: %s", r.out);
-	cr_expect_eq(errors, 0, "%s", r.out);
+	h_run(&r, argv, env, target != NULL, 120);
+	cr_assert_eq(r.status, 0, "%s failed (status %d): %s%s", name, r.status, r.out, r.err);
+	char *at = strstr(r.out, word);
+	long count = -1;
+	cr_assert(at && sscanf(at + strlen(word), "%ld", &count) == 1, "no %s count in: %s", word,
+		  r.out);
+	cr_expect_eq(count, 0, "%s under %s: %s", name, target ? target : "no shim", r.out);
 	h_run_free(&r);
-	return errors;
+}
+
+/* mysql-cycle.py: n connect + query + go away, as u1 on d1. */
+static void cycles(const char *target, int n, const char *mode)
+{
+	prog("mysql-cycle.py", (char *[]){ fmt("%d", n), (char *)mode, "u1:p1:d1", NULL }, target,
+	     "errors ");
 }
 
 /* The server speaks first: a parked connection's greeting was read by its
@@ -59,9 +75,26 @@ Test(mysql, greeting_is_never_lost_to_a_parked_connection)
 	}
 }
 
-/* The control: clients that say COM_QUIT, with and without the shim, get
- * their own user and database every time. */
-Test(mysql, clients_that_quit_run_unchanged)
+/* Two users and two databases alternating in one process: each run sees
+ * its own login's user and database. */
+Test(mysql, alternating_logins_each_see_their_own)
 {
-	cycles(fmt("127.0.0.1:%d/mysql", db.port), 20, "quit");
+	char *args[] = { "40", "quit", "u1:p1:d1", "u2:p2:d2", "u1:p1:d2", NULL };
+	prog("mysql-cycle.py", args, NULL, "errors ");
+	prog("mysql-cycle.py", args, fmt("127.0.0.1:%d/mysql", db.port), "errors ");
+	prog("mysql-cycle.py", args, fmt("127.0.0.1:%d", db.port), "errors ");
+}
+
+/* Session state left by one connection (a USE, variables, sql_mode, a
+ * temporary table, an open transaction, a row lock, GET_LOCK,
+ * LAST_INSERT_ID, a prepared statement) is invisible to the next one of
+ * the same process: the same checks without the shim and with it. */
+Test(mysql, session_state_never_reaches_the_next_user)
+{
+	const char *modes[] = { "quit", "noquit" };
+	for (int i = 0; i < 2; i++) {
+		char *args[] = { (char *)modes[i], NULL };
+		prog("mysql-state.py", args, NULL, "leaks ");
+		prog("mysql-state.py", args, fmt("127.0.0.1:%d/mysql", db.port), "leaks ");
+	}
 }
