@@ -75,8 +75,8 @@ $(BUILD)/cmd/%.o: cmd/%.c
 
 # The command judges its options with the shim's own parser, which knows
 # the protocols' codecs by name.
-CMD_SHIM_OBJ = $(addprefix $(BUILD)/obj/,config.o key.o codec.o codec_http.o codec_resp.o \
-	codec_memcache.o reason.o)
+CMD_SHIM_OBJ = $(addprefix $(BUILD)/obj/,config.o key.o codec.o codec_auto.o codec_http.o \
+	codec_resp.o codec_memcache.o hoststats.o real.o reason.o)
 $(CMD): $(CMD_OBJ) $(CMD_SHIM_OBJ)
 	$(CC) $(BASE_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lm
 
@@ -108,7 +108,7 @@ $(BUILD)/deepbind-runpath/libtwpdeep.so: $(BUILD)/deepbind-lib.so
 
 # Benchmark programs: scripts/bench runs them from $(BUILD) (make bench, and
 # the suite's short run); bench-pool and bench-codec link shim code directly.
-BENCH_PROGS = $(BUILD)/bench-io $(BUILD)/bench-pool $(BUILD)/bench-codec
+BENCH_PROGS = $(BUILD)/bench-io $(BUILD)/bench-pool $(BUILD)/bench-codec $(BUILD)/bench-hoststats
 .PHONY: bench-progs
 bench-progs: $(BENCH_PROGS)
 test: bench-progs
@@ -120,6 +120,9 @@ $(BUILD)/bench-pool: tests/progs/bench-pool.c $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
 
 $(BUILD)/bench-codec: tests/progs/bench-codec.c $(INT_OBJ)
+	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
+
+$(BUILD)/bench-hoststats: tests/progs/bench-hoststats.c $(INT_OBJ)
 	$(CC) $(ALL_CFLAGS) $(SAN) -o $@ $< $(INT_OBJ) $(LDLIBS_LIB)
 
 $(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ) cmd/broker_hold.c

@@ -207,13 +207,17 @@ char *twp_render(const struct twp_snapshot *snap, const struct twp_rates *rates,
 {
 	const char *pid = snap->info ? twp_label(snap->info, "pid") : NULL;
 	const char *version = snap->info ? twp_label(snap->info, "version") : NULL;
-	char *out = twp_xstrdup(snap->path), *age = age_str(now - snap->mtime);
-	if (pid && *pid)
+	int host = !strcmp(snap->path, TWP_HOST);
+	char *out = twp_xstrdup(host ? "host-wide (all processes of this user and network namespace)" : snap->path);
+	if (pid && *pid && !host)
 		twp_append(&out, "  pid %s", pid);
 	if (version && *version)
 		twp_append(&out, "  shim %s", version);
-	twp_append(&out, "  written %s ago", age);
-	free(age);
+	if (!host) {
+		char *age = age_str(now - snap->mtime);
+		twp_append(&out, "  written %s ago", age);
+		free(age);
+	}
 	if (snap->ntargets)
 		target_table(snap, rates, &out);
 	else

@@ -13,7 +13,7 @@
 #include "settings.h"
 #include "twpool.h"
 
-enum { OPT_LOG_FILE = 256, OPT_STRICT, OPT_BROKER, OPT_NUMERIC };
+enum { OPT_LOG_FILE = 256, OPT_STRICT, OPT_BROKER, OPT_REPLAY, OPT_NUMERIC };
 
 /* The numeric options, in the order of their OPT_NUMERIC + i codes. */
 static const char *const numeric_vars[] = {
@@ -29,6 +29,7 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "broker", optional_argument, NULL, OPT_BROKER },
+	{ "replay", required_argument, NULL, OPT_REPLAY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "max-idle", required_argument, NULL, OPT_NUMERIC + 0 },
@@ -122,6 +123,8 @@ static void apply(struct twp_run_opts *o, int c, const char *opt, char **targets
 		return set(o, opt, TWPOOL_ENV_BROKER, optarg ? path_value(opt, optarg) : "auto");
 	case 'l':
 		return set(o, opt, TWPOOL_ENV_LOG, optarg);
+	case OPT_REPLAY:
+		return set(o, opt, TWPOOL_ENV_REPLAY, optarg);
 	case 'v':
 		o->verbose = 1;
 		return set(o, opt, TWPOOL_ENV_LOG, "debug");

@@ -1,4 +1,5 @@
-/* stat.c - twpool stat [-w] [-i SECONDS] FILE|PID...: a stats file read
+/* stat.c - twpool stat [-w] [-i SECONDS] [-p] [FILE|PID...] and
+ * twpool stat --prom [-o FILE]: the host-wide stats or a stats file read
  * into one row per target, for the tables of render.c. */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "hoststats.h"
 #include "stat.h"
 #include "twpool.h"
 
@@ -229,20 +231,63 @@ static char *slurp(const char *path, double *mtime)
 	return text;
 }
 
-int twp_snapshot_read(const char *path, struct twp_snapshot *s, char *err, size_t errlen)
+/* text (modified) into s, labelled path. */
+static int snapshot_text(char *text, const char *path, double mtime, struct twp_snapshot *s, char *err,
+			 size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->path = path;
-	char *text = slurp(path, &s->mtime);
-	int r = -2;
-	if (!text)
-		return -1;
-	if (!names_twpool(text))
+	s->mtime = mtime;
+	if (!names_twpool(text)) {
 		snprintf(err, errlen, "not a twpool stats file");
-	else if (twp_prom_parse(text, &s->all, err, errlen) == 0)
-		r = 0;
-	if (r == 0)
-		snapshot_build(s, &s->all);
+		return -2;
+	}
+	if (twp_prom_parse(text, &s->all, err, errlen) < 0)
+		return -2;
+	snapshot_build(s, &s->all);
+	return 0;
+}
+
+int twp_snapshot_read(const char *path, struct twp_snapshot *s, char *err, size_t errlen)
+{
+	double mtime;
+	char *text = slurp(path, &mtime);
+	if (!text) {
+		memset(s, 0, sizeof(*s));
+		return -1;
+	}
+	int r = snapshot_text(text, path, mtime, s, err, errlen);
+	free(text);
+	return r;
+}
+
+char *twp_host_text(int per_process, char *err, size_t errlen)
+{
+	static struct twp_hs none; /* no file yet: nothing counted */
+	char path[4096];
+	int r = twp_hs_path(path, sizeof(path));
+	if (r != 0) {
+		snprintf(err, errlen, r > 0 ? "host stats are off (%s)" : "no directory for host stats: %s",
+			 r > 0 ? TWPOOL_ENV_HOST_STATS : strerror(-r));
+		return NULL;
+	}
+	struct twp_hs *h = twp_hs_open(path, 0, err, errlen);
+	if (!h && errno != ENOENT)
+		return NULL;
+	char *text = twp_hs_render(h ? h : &none, per_process);
+	twp_hs_close(h);
+	return text;
+}
+
+int twp_snapshot_load(const char *path, int per_process, struct twp_snapshot *s, char *err, size_t errlen)
+{
+	if (strcmp(path, TWP_HOST))
+		return twp_snapshot_read(path, s, err, errlen);
+	char *text = twp_host_text(per_process, err, errlen);
+	memset(s, 0, sizeof(*s));
+	if (!text)
+		return -2;
+	int r = snapshot_text(text, TWP_HOST, twp_now(), s, err, errlen);
 	free(text);
 	return r;
 }
@@ -316,14 +361,14 @@ static char **resolve(char **args, size_t n)
 	return paths;
 }
 
-static int stat_once(char **paths, size_t n)
+static int stat_once(char **paths, size_t n, int per_process)
 {
 	int status = TWP_EXIT_OK;
 	const char *sep = "";
 	for (size_t i = 0; i < n; i++) {
 		struct twp_snapshot snap;
 		char err[512];
-		int r = twp_snapshot_read(paths[i], &snap, err, sizeof(err));
+		int r = twp_snapshot_load(paths[i], per_process, &snap, err, sizeof(err));
 		if (r == 0) {
 			char *text = twp_render(&snap, NULL, twp_now());
 			printf("%s%s\n", sep, text);
@@ -338,6 +383,53 @@ static int stat_once(char **paths, size_t n)
 	return status;
 }
 
+/* Replaces path with text: a new file beside it, renamed over it, so
+ * that a collector never reads half a file and a symlink at path is
+ * replaced, not followed. */
+static int write_atomic(const char *path, const char *text)
+{
+	char *tmp = twp_xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644), err = 0;
+	size_t len = strlen(text), done = 0;
+	if (fd < 0)
+		return -1;
+	while (done < len && err == 0) {
+		ssize_t w = write(fd, text + done, len - done);
+		if (w < 0 && errno != EINTR)
+			err = errno;
+		done += w > 0 ? (size_t)w : 0;
+	}
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, path) < 0)
+		err = errno;
+	if (err)
+		unlink(tmp);
+	free(tmp);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/* twpool stat --prom [-o FILE]: the host's Prometheus text. */
+static int stat_prom(const char *out, int per_process)
+{
+	char err[512];
+	char *text = twp_host_text(per_process, err, sizeof(err));
+	if (!text) {
+		twp_warn("stat: %s", err);
+		return TWP_EXIT_STAT;
+	}
+	int status = TWP_EXIT_OK;
+	if (!out)
+		fputs(text, stdout);
+	else if (write_atomic(out, text) < 0) {
+		twp_warn("stat: -o %s: %s", out, strerror(errno));
+		status = TWP_EXIT_STAT;
+	}
+	free(text);
+	return status;
+}
+
 static double interval_arg(const char *s)
 {
 	char *end;
@@ -349,33 +441,61 @@ static double interval_arg(const char *s)
 
 static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
+	{ "prom", no_argument, NULL, 'P' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "processes", no_argument, NULL, 'p' },
 	{ NULL, 0, NULL, 0 },
 };
 
-int twp_stat_main(int argc, char **argv)
+struct stat_opts {
+	int watch, prom, per_process;
+	double interval;
+	const char *out;
+};
+
+static void stat_options(int argc, char **argv, struct stat_opts *o)
 {
-	int c, watch = 0;
-	double interval = 1.0;
-	argv[0] = TWP_PROG " stat";
-	while ((c = getopt_long(argc, argv, "wi:h", long_options, NULL)) != -1) {
+	int c;
+	while ((c = getopt_long(argc, argv, "wi:o:ph", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			twp_help();
 		case 'i':
-			interval = interval_arg(optarg);
+			o->interval = interval_arg(optarg);
 			__attribute__((fallthrough)); /* -i implies -w */
 		case 'w':
-			watch = 1;
+			o->watch = 1;
+			break;
+		case 'o':
+			o->out = optarg;
+			__attribute__((fallthrough)); /* -o implies --prom */
+		case 'P':
+			o->prom = 1;
+			break;
+		case 'p':
+			o->per_process = 1;
 			break;
 		default:
 			twp_try_help(); /* getopt has said what is wrong */
 		}
 	}
-	if (optind >= argc)
-		twp_usage("stat: no FILE or PID given");
-	size_t n = (size_t)(argc - optind);
-	char **paths = resolve(argv + optind, n);
-	int status = watch ? twp_stat_watch(paths, n, interval) : stat_once(paths, n);
-	free(paths); /* the strings are argv's or leave with the process */
+	if (o->prom && (o->watch || optind < argc))
+		twp_usage("stat: --prom and -o take the host-wide stats only: no -w, FILE or PID");
+}
+
+int twp_stat_main(int argc, char **argv)
+{
+	struct stat_opts o = { .interval = 1.0 };
+	static char *host[] = { TWP_HOST };
+	argv[0] = TWP_PROG " stat";
+	stat_options(argc, argv, &o);
+	if (o.prom)
+		return stat_prom(o.out, o.per_process);
+	size_t n = optind < argc ? (size_t)(argc - optind) : 1;
+	char **paths = optind < argc ? resolve(argv + optind, n) : host;
+	int status = o.watch ? twp_stat_watch(paths, n, o.interval, o.per_process)
+			     : stat_once(paths, n, o.per_process);
+	if (paths != host)
+		free(paths); /* the strings are argv's or leave with the process */
 	return status;
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #define TWP_ALL "(all)" /* the row that sums the targets */
+#define TWP_HOST "(host)" /* the path that stands for the host-wide stats */
 
 struct twp_label {
 	char *name, *value;
@@ -73,6 +74,12 @@ struct twp_snapshot {
 /* Reads path. Returns 0, or -1 with errno set, or -2 with the reason it is
  * not a readable stats file in err. */
 int twp_snapshot_read(const char *path, struct twp_snapshot *s, char *err, size_t errlen);
+/* twp_snapshot_read, or the host-wide stats when path is TWP_HOST
+ * (per_process: with the gauges of each live process). */
+int twp_snapshot_load(const char *path, int per_process, struct twp_snapshot *s, char *err, size_t errlen);
+/* The host-wide stats as Prometheus text (malloc'd), or NULL with err.
+ * No file yet: every counter 0. */
+char *twp_host_text(int per_process, char *err, size_t errlen);
 void twp_snapshot_free(struct twp_snapshot *s);
 /* Frees what a target holds but its name. */
 void twp_target_free(struct twp_target *t);
@@ -99,6 +106,6 @@ char *twp_render(const struct twp_snapshot *s, const struct twp_rates *rates, do
 double twp_now(void);
 
 /* twpool stat -w: redraws every interval seconds until SIGINT. */
-int twp_stat_watch(char **paths, size_t n, double interval);
+int twp_stat_watch(char **paths, size_t n, double interval, int per_process);
 
 #endif

@@ -1,6 +1,7 @@
 /* watch.c - twpool stat -w: the tables redrawn every interval, with rates
  * between the last two versions of each file (told apart by mtime: the
- * library replaces the file whole, at most every TWPOOL_STATS_INTERVAL_MS). */
+ * library replaces the file whole, at most every TWPOOL_STATS_INTERVAL_MS;
+ * the host-wide stats are a new version at every read). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ struct watcher {
 };
 
 static volatile sig_atomic_t interrupted;
+static int per_process; /* twpool stat -p: the host's gauges per process */
 
 static void on_sigint(int sig)
 {
@@ -98,7 +100,7 @@ static void show_file(const char *path, struct watcher *w, double interval, doub
 {
 	struct twp_snapshot snap;
 	char err[512];
-	int r = twp_snapshot_read(path, &snap, err, sizeof(err));
+	int r = twp_snapshot_load(path, per_process, &snap, err, sizeof(err));
 	if (r == -1 && errno == ENOENT) {
 		twp_append(out, "\n\n%s  waiting for the file to appear", path);
 	} else if (r) {
@@ -128,7 +130,7 @@ static void redraw(char **paths, size_t n, struct watcher *w, double interval, i
 	free(out);
 }
 
-int twp_stat_watch(char **paths, size_t n, double interval)
+int twp_stat_watch(char **paths, size_t n, double interval, int per_proc)
 {
 	struct sigaction sa = { .sa_handler = on_sigint }; /* no SA_RESTART: wake the sleep */
 	struct watcher *w = calloc(n, sizeof(*w));
@@ -136,6 +138,7 @@ int twp_stat_watch(char **paths, size_t n, double interval)
 	struct timespec pause = { (time_t)interval, (long)((interval - (time_t)interval) * 1e9) };
 	if (!w)
 		twp_die(TWP_EXIT_USAGE, "out of memory");
+	per_process = per_proc;
 	sigaction(SIGINT, &sa, NULL);
 	while (!interrupted) {
 		redraw(paths, n, w, interval, tty);

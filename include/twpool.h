@@ -26,15 +26,25 @@
  *                   60 s after a success) and, until one succeeds, passes
  *                   through unpooled
  *   *:6379          any address on that port
- * Protocols: raw (the default) judges a connection clean by the shape of
- * the program's calls: it wrote, it read, and its last call was a read.
+ * Protocols: raw judges a connection clean by the shape of the program's
+ * calls: it wrote, it read, and its last call was a read.
  * http (HTTP/1.x) follows each request and response to its last byte: a
  * connection is parked only when every request has its complete response
  * read by the program and the server keeps it alive; CONNECT and Upgrade
- * make it the program's for good; only GET, HEAD, OPTIONS, TRACE or a
- * request with an Idempotency-Key or X-Idempotency-Key header is replayed.
- * redis, memcache and mysql are accepted and follow the raw rules until
- * their codecs come. Any other name is a configuration error.  * Unset or empty: the shim passes every call through untouched. */
+ * make it the program's for good. redis (RESP) and memcache (text, meta
+ * and binary) count requests and replies; a Redis use that changed session
+ * state is RESET before its next use. mysql is accepted and follows the
+ * raw rules until its codec comes. auto (the default, an entry without
+ * /PROTOCOL) chooses on each use from the first bytes the program writes:
+ * an HTTP/1.x request line is http, a RESP array (*N CR LF $) redis, a
+ * memcached binary request (0x80) or a text command Redis has no reading
+ * of (gets, cas, add, delete, mg..., set KEY N N N) memcache, anything
+ * else (a Redis inline command, get KEY, which both servers read) raw. A
+ * TLS ClientHello is never pooled (reason tls); bytes that arrive before
+ * the program wrote any mean the server speaks first (SMTP, MySQL, SSH):
+ * never pooled (server_first), and no connection to that target is parked
+ * or reused again by the process. Any other name is a configuration error.
+ * Unset or empty: the shim passes every call through untouched. */
 #define TWPOOL_ENV_TARGETS "TWPOOL_TARGETS"
 #define TWPOOL_MAX_TARGETS 64 /* entries in TWPOOL_TARGETS */
 
@@ -68,11 +78,24 @@
 #define TWPOOL_ENV_REPLAY_MAX "TWPOOL_REPLAY_MAX"
 #define TWPOOL_DEFAULT_REPLAY_MAX 65536
 
+/* Which requests are replayed: safe (the default) only those that cannot
+ * act twice by their protocol (http: GET, HEAD, OPTIONS, TRACE, or with an
+ * Idempotency-Key or X-Idempotency-Key header; redis: read-only commands;
+ * memcache: get, gets, mg without N/T/R/E, mn, binary GET*, NOOP; raw, and
+ * auto before its choice: any request); all: any request whose bytes were
+ * all seen by the shim; off: none. A request whose bytes went through
+ * sendfile, splice or another call the shim cannot copy is never replayed. */
+#define TWPOOL_ENV_REPLAY "TWPOOL_REPLAY"
+#define TWPOOL_DEFAULT_REPLAY "safe"
+
 /* Milliseconds a replay may wait for its fresh connection. */
 #define TWPOOL_REPLAY_CONNECT_TIMEOUT_MS 3000
 
 /* Stats file path; "%p" becomes the pid. Unset: no stats file. The file is
- * Prometheus text exposition format, replaced atomically (temp + rename). */
+ * Prometheus text exposition format, replaced atomically (temp + rename).
+ * One process's view, for debugging one program; for a host, and for
+ * node_exporter, use the host-wide stats (TWPOOL_HOST_STATS) instead:
+ * files of several processes repeat the same series. */
 #define TWPOOL_ENV_STATS "TWPOOL_STATS"
 
 /* Minimum milliseconds between two rewrites of the stats file while the
@@ -115,15 +138,55 @@
 #define TWPOOL_ENV_BROKER_EXEC "TWPOOL_BROKER_EXEC"
 #define TWPOOL_BROKER_WAIT_MS 20
 
-/* Metrics of the stats file. Every sample carries target="host:port". */
+/* Host-wide stats (on by default): every process under the shim adds its
+ * counters to one shared file per user and network namespace, and keeps
+ * its gauges in a slot of it while it lives; `twpool stat` with no file
+ * reads it, `twpool stat --prom -o FILE` writes it for node_exporter.
+ * Unset, empty, "on" or "1": $XDG_RUNTIME_DIR/twpool/stats-NETNS.shm, else
+ * /run/user/UID/twpool/..., else /tmp/twpool-UID/... (0700 directories
+ * owned by the user, not symlinks; NETNS is the namespace's inode number).
+ * "off" or "0": none. An absolute path: that file. The file is used only
+ * if it is a regular file of the effective user writable by no one else,
+ * with the expected header; otherwise one warning and no host counting.
+ * Read from the environment only (secure execution: the default). Cost:
+ * one more relaxed atomic add per counted event, on a shared page. */
+#define TWPOOL_ENV_HOST_STATS "TWPOOL_HOST_STATS"
+
+/* Metrics, in the stats file and the host view. Every sample of the first
+ * seven carries target="host:port".
+ *
+ * TIME_WAIT: a reuse (result="reused") is a handshake and a TIME_WAIT
+ * avoided; a park is not (a parked connection later closed by idle
+ * timeout, overflow or exit still ends in TIME_WAIT). There is no separate
+ * "TIME_WAIT avoided" metric: read savings from result="reused". */
 #define TWPOOL_METRIC_CONNECTS "twpool_connects_total"  /* result=reused|fresh */
 #define TWPOOL_METRIC_CLOSES "twpool_closes_total"      /* result=parked|closed */
 #define TWPOOL_METRIC_DISCARDS "twpool_discards_total"  /* reason=... below */
-#define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
 #define TWPOOL_METRIC_REPLAYS "twpool_replays_total"    /* result=ok|failed */
+/* Real connects to a target that failed at once (not EINPROGRESS; a
+ * non-blocking connect that fails later is not seen), by errno:
+ * errno=EADDRNOTAVAIL|ECONNREFUSED|ETIMEDOUT|other */
+#define TWPOOL_METRIC_CONNECT_FAILURES "twpool_connect_failures_total"
+#define TWPOOL_METRIC_IDLE "twpool_idle_connections"    /* gauge */
+/* Gauge: connections the program holds (connects minus closes). In the
+ * host view, the gauges are those of live processes, refreshed at most
+ * every TWPOOL_STATS_INTERVAL_MS while a process connects, and at exit. */
+#define TWPOOL_METRIC_IN_USE "twpool_in_use_connections"
+/* Without a target label: TCP connects to addresses not listed, passed
+ * through untouched (that started: not EALREADY, EISCONN). */
+#define TWPOOL_METRIC_PASSTHROUGH "twpool_passthrough_connects_total"
 /* Libraries loaded with RTLD_DEEPBIND (no target label): result=redirected
  * when their socket calls were pointed at the shim, bypassed when not. */
 #define TWPOOL_METRIC_DEEPBIND "twpool_deepbind_libraries_total"
+/* Host view only: processes whose configuration was refused (they pass
+ * everything through); live processes; targets not added because the
+ * host table (256 targets) was full; per-process gauges (twpool stat -p)
+ * with a pid label. */
+#define TWPOOL_METRIC_CONFIG_ERRORS "twpool_config_errors_total"
+#define TWPOOL_METRIC_HOST_PROCESSES "twpool_host_processes"
+#define TWPOOL_METRIC_HOST_DROPPED "twpool_host_targets_dropped_total"
+#define TWPOOL_METRIC_PROCESS_IDLE "twpool_process_idle_connections"
+#define TWPOOL_METRIC_PROCESS_IN_USE "twpool_process_in_use_connections"
 
 /* Why a connection was closed for real instead of parked or reused (the
  * reason label of twpool_discards_total):
@@ -156,6 +219,9 @@
  *   server_close  the server said it closes the connection (HTTP
  *                 Connection: close, HTTP/1.0 without keep-alive, a body
  *                 that ends at the close)
+ *   tls           auto: the program began with a TLS ClientHello
+ *   server_first  auto: the server spoke before the program wrote (this
+ *                 use), or did so on an earlier use (the target's)
  */
 
 #endif /* TWPOOL_H */

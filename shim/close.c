@@ -1,5 +1,6 @@
 /* close.c - parking clean connections, closing the rest for real. */
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -13,6 +14,7 @@
 #include "pool.h"
 #include "privfd.h"
 #include "real.h"
+#include "swap.h"
 
 /* The smallest fd number a connection is parked at in place: the program
  * may expect 0-2 back from its next open(). */
@@ -82,6 +84,8 @@ static enum twp_reason park_check(uint32_t st, const struct twp_slot *s,
 		return TWP_R_SHUTDOWN;
 	if (st & TWP_S_NOPOOL)
 		return s->why ? (enum twp_reason)s->why : TWP_R_SOCKOPT;
+	if (twp_conn_server_first(c))
+		return TWP_R_SERVER_FIRST;
 	enum twp_reason why = c->codec ? codec_verdict(c) : shape_check(st);
 	if (why != TWP_R_NONE)
 		return why;
@@ -203,6 +207,41 @@ static int close_tracked(int fd, struct twp_slot *s, uint32_t st)
 	settle(c, why, now);
 	errno = saved;
 	return r;
+}
+
+/* The program's fd flags, from the slot when it knows them. */
+static uint32_t fd_flags(int fd, uint32_t st)
+{
+	if (st & TWP_S_FLAGS)
+		return st & (TWP_S_NONBLOCK | TWP_S_CLOEXEC);
+	int fl = twp_real.fcntl(fd, F_GETFL), fdfl = twp_real.fcntl(fd, F_GETFD);
+	return twp_fdflags(fl >= 0 && fl & O_NONBLOCK, fdfl >= 0 && fdfl & FD_CLOEXEC);
+}
+
+int twp_close_handover(int fd, struct twp_slot *s, int standin, int standin_nb, int must)
+{
+	uint32_t st = atomic_load(&s->st), fl = fd_flags(fd, st);
+	struct twp_conn *c = s->conn;
+	uint64_t now = twp_now_ms();
+	enum twp_reason why = park_check(st, s, c, now);
+	if (why != TWP_R_NONE && !must)
+		return -1;
+	atomic_fetch_or_explicit(&s->st, TWP_S_CLOSING, memory_order_seq_cst);
+	if (atomic_load_explicit(&s->calls, memory_order_seq_cst))
+		goto keep;
+	if (why == TWP_R_NONE && (c->fd < 0 || c->fd == fd))
+		why = twp_privfd_move(fd, c, 1);
+	if (why != TWP_R_NONE && c->fd == fd)
+		c->fd = -1;
+	if ((why != TWP_R_NONE && !must) || twp_swap(fd, standin, standin_nb, fl, s->ep, NULL) < 0)
+		goto keep;
+	c->nonblock = !!(fl & TWP_S_NONBLOCK);
+	twp_slot_reset(s);
+	settle(c, why, now);
+	return 0;
+keep:
+	twp_slot_clear(s, TWP_S_CLOSING);
+	return -1;
 }
 
 /* At exit, with a broker: the connections the program never closed

@@ -25,6 +25,15 @@ int twp_close_idle(int fd, struct twp_slot *s);
  * a dup): whatever the slot held is let go before it is reused. */
 void twp_close_behind_back(int fd, struct twp_slot *s);
 
+/* Puts socket standin (left open: the caller's; O_NONBLOCK as standin_nb
+ * says) under fd, the program's
+ * TRACKED connection, and parks the connection as if the program had
+ * closed fd: goodbye.c's end of a connection. Without must, only a
+ * connection fit to be parked; with must, any, the others closed for
+ * real. 0, or -1 when fd is left as it was (not fit, a call in flight on
+ * fd, the swap failed). */
+int twp_close_handover(int fd, struct twp_slot *s, int standin, int standin_nb, int must);
+
 /* At exit: closes (parks) the program's clean connections still open. */
 void twp_close_all_clean(void);
 

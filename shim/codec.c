@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "codec_auto.h"
 #include "codec_http.h"
 #include "codec_memcache.h"
 #include "codec_resp.h"
@@ -12,8 +13,8 @@ static const struct {
 	const char *name;
 	const struct twp_codec *codec;
 } protocols[] = {
-	{ "raw", NULL }, { "http", &twp_codec_http }, { "redis", &twp_codec_resp },
-	{ "memcache", &twp_codec_memcache }, { "mysql", NULL },
+	{ "auto", &twp_codec_auto }, { "raw", NULL }, { "http", &twp_codec_http },
+	{ "redis", &twp_codec_resp }, { "memcache", &twp_codec_memcache }, { "mysql", NULL },
 };
 
 int twp_codec_by_name(const char *name, const struct twp_codec **out)

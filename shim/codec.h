@@ -38,11 +38,12 @@ struct twp_codec {
 };
 
 /* The protocol names TWPOOL_TARGETS accepts after a '/', for messages. */
-#define TWP_CODEC_NAMES "raw, http, redis, memcache or mysql"
+#define TWP_CODEC_NAMES "auto, raw, http, redis, memcache or mysql"
 
 /* The codec of a protocol name of TWPOOL_TARGETS: 0 with *out set (NULL:
  * the call-shape rules, for "raw" and for the protocols whose codec is
- * still to come), or -1 for a name this version does not know. */
+ * still to come), or -1 for a name this version does not know. A target
+ * without a name is "auto". */
 int twp_codec_by_name(const char *name, const struct twp_codec **out);
 
 #endif

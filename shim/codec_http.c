@@ -535,6 +535,100 @@ static void feed(struct twp_http *h, int resp, const unsigned char *p, size_t n)
 	}
 }
 
+/* ---- making a request that asks for the close keep-alive ---- */
+
+static int same_word(const char *p, size_t n, const char *word)
+{
+	if (n != strlen(word))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)p[i]) != (unsigned char)word[i])
+			return 0;
+	return 1;
+}
+
+/* What a request head says about the close, by a plain scan; the codec
+ * itself checks the edited head before anything is sent. */
+struct head {
+	size_t line_end; /* just past the request line */
+	size_t end;      /* just past the empty line */
+	size_t conn_at;  /* where the (last) Connection header starts */
+	int conns;       /* Connection headers */
+	int close_only;  /* the last one's value is "close" alone */
+	int minor;
+};
+
+static void head_line(const char *l, size_t n, size_t at, struct head *hd)
+{
+	const char *colon = memchr(l, ':', n);
+	if (!colon || !same_word(l, (size_t)(colon - l), "connection"))
+		return;
+	const char *b = colon + 1, *e = l + n;
+	while (b < e && (*b == ' ' || *b == '\t'))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		e--;
+	hd->conns++;
+	hd->conn_at = at;
+	hd->close_only = same_word(b, (size_t)(e - b), "close");
+}
+
+/* 0 when p[0..n) starts with a whole request head, CRLF-terminated. */
+static int scan_head(const char *p, size_t n, struct head *hd)
+{
+	const char *lf = memchr(p, '\n', n);
+	memset(hd, 0, sizeof(*hd));
+	if (!lf || lf - p < 10 || lf[-1] != '\r' || memcmp(lf - 9, "HTTP/1.", 7) ||
+	    (lf[-2] != '0' && lf[-2] != '1'))
+		return -1;
+	hd->minor = lf[-2] - '0';
+	hd->line_end = (size_t)(lf - p) + 1;
+	for (size_t ls = hd->line_end; ls < n;) {
+		const char *e = memchr(p + ls, '\n', n - ls);
+		if (!e)
+			return -1;
+		size_t le = (size_t)(e - p);
+		if (le == ls + 1 && p[ls] == '\r') {
+			hd->end = le + 1;
+			return 0;
+		}
+		head_line(p + ls, le - ls, ls, hd);
+		ls = le + 1;
+	}
+	return -1;
+}
+
+int twp_http_plan_keepalive(struct twp_http *h, const char *p, size_t n, uint64_t at)
+{
+	struct head hd;
+	if (h->never || h->edit || scan_head(p, n, &hd) < 0)
+		return 0;
+	size_t off = hd.line_end, skip = 0;
+	const char *ins = TWP_HTTP_INSERT_TEXT;
+	uint8_t edit = TWP_HTTP_INSERT;
+	if (hd.minor == 1 && hd.conns == 1 && hd.close_only) {
+		off = hd.conn_at;
+		skip = strlen(TWP_HTTP_RENAME_TO);
+		ins = TWP_HTTP_RENAME_TO;
+		edit = TWP_HTTP_RENAME;
+	} else if (hd.minor != 0 || hd.conns) {
+		return 0;
+	}
+	/* What the server will read, read by the codec first: a head it would
+	 * not follow, or not keep alive, is left as the program wrote it. */
+	struct twp_http t = *h;
+	feed(&t, 0, (const unsigned char *)p, off);
+	feed(&t, 0, (const unsigned char *)ins, strlen(ins));
+	feed(&t, 0, (const unsigned char *)p + off + skip, hd.end - off - skip);
+	if (t.never || t.sent != h->sent + 1)
+		return 0;
+	h->edit = edit;
+	h->edit_at = at + off;
+	h->edit_done = 0;
+	h->longed = 1;
+	return 1;
+}
+
 static void http_bytes(void *state, int out, const struct iovec *iov, int cnt, size_t n)
 {
 	for (int i = 0; i < cnt && n > 0; i++) {

@@ -48,12 +48,32 @@ struct twp_http {
 	uint8_t kind[TWP_HTTP_PIPELINE]; /* per request not yet answered */
 	uint8_t never;  /* enum twp_reason why it can never be parked, or 0 */
 	uint8_t noreplay; /* a request written may not be sent twice */
+	uint8_t longed; /* a request that asked for the close was made
+			 * keep-alive: the program expects EOF after it */
+	uint8_t edit;   /* enum twp_http_edit still to be applied, at edit_at */
+	uint8_t edit_done; /* TWP_HTTP_INSERT: its bytes already sent */
+	uint64_t edit_at;  /* offset in the program's written bytes */
 };
+
+/* How a request that asks the server to close is made keep-alive on the
+ * wire. RENAME: an HTTP/1.1 request's "Connection: close" header gets an
+ * unknown name of the same length, so the server applies 1.1's default
+ * keep-alive and every length stays the program's. INSERT: an HTTP/1.0
+ * request without a Connection header gets one after its request line. */
+enum twp_http_edit { TWP_HTTP_EDIT_NONE, TWP_HTTP_RENAME, TWP_HTTP_INSERT };
+#define TWP_HTTP_RENAME_TO "X-Twpool-C" /* as long as "Connection" */
+#define TWP_HTTP_INSERT_TEXT "Connection: keep-alive\r\n"
 
 extern const struct twp_codec twp_codec_http __attribute__((visibility("hidden")));
 
 /* 1 when m stands between two messages. */
 int twp_http_idle(const struct twp_http_msg *m);
+
+/* p[0..n) are bytes the program is about to write at offset at, h between
+ * requests. When they hold a whole request head that asks for the close
+ * and that the codec follows once edited, plans the edit (edit, edit_at,
+ * longed) and returns 1; else 0. */
+int twp_http_plan_keepalive(struct twp_http *h, const char *p, size_t n, uint64_t at);
 
 /* 1 while the codec still follows m's framing (not lost, not a tunnel). */
 int twp_http_following(const struct twp_http_msg *m);

@@ -17,6 +17,7 @@
 struct twp_config twp_cfg;
 
 const char *const twp_loglevel_names[4] = { "error", "warn", "info", "debug" };
+const char *const twp_replay_names[3] = { "safe", "all", "off" };
 
 /* Where settings come from: the environment, then the configuration file
  * (NULL: none) for the variables the environment does not set. */
@@ -104,11 +105,10 @@ static int parse_spec(char *tok, struct twp_spec *sp)
 {
 	char *host = tok, *colon, *slash = strchr(tok, '/');
 	memset(sp, 0, sizeof(*sp));
-	if (slash) {
+	if (twp_codec_by_name(slash ? slash + 1 : "auto", &sp->codec) < 0)
+		return -ENOPROTOOPT;
+	if (slash)
 		*slash = '\0';
-		if (twp_codec_by_name(slash + 1, &sp->codec) < 0)
-			return -ENOPROTOOPT;
-	}
 	if (*tok == '[') {
 		char *end = strchr(tok, ']');
 		if (!end || end[1] != ':')
@@ -204,8 +204,9 @@ static const struct num_setting num_settings[] = {
 
 static const char *const other_settings[] = {
 	TWPOOL_ENV_TARGETS, TWPOOL_ENV_STATS, TWPOOL_ENV_LOG, TWPOOL_ENV_LOG_FILE,
-	TWPOOL_ENV_CONFIG,
+	TWPOOL_ENV_CONFIG, TWPOOL_ENV_REPLAY,
 	TWPOOL_ENV_BROKER, TWPOOL_ENV_BROKER_EXEC,
+	TWPOOL_ENV_HOST_STATS, /* read by hoststats.c, from the environment only */
 	"TWPOOL_LIB", /* read by the twpool command, not by the shim */
 };
 
@@ -263,20 +264,26 @@ static int edit_distance(const char *a, size_t m, const char *b)
 	return d[m][n];
 }
 
-/* The known name closest to var's name, if within SUGGEST_MAX edits. */
-static const char *suggest(const char *var)
+/* The name of the list at() walks closest to s[0..m), if within
+ * SUGGEST_MAX edits. */
+static const char *nearest(const char *s, size_t m, const char *(*at)(size_t))
 {
-	size_t m = strcspn(var, "=");
 	const char *best = NULL;
 	int best_d = SUGGEST_MAX + 1;
-	for (size_t i = 0; known_at(i); i++) {
-		int dist = edit_distance(var, m, known_at(i));
+	for (size_t i = 0; at(i); i++) {
+		int dist = edit_distance(s, m, at(i));
 		if (dist < best_d) {
 			best_d = dist;
-			best = known_at(i);
+			best = at(i);
 		}
 	}
 	return best;
+}
+
+/* The known name closest to var's name, if within SUGGEST_MAX edits. */
+static const char *suggest(const char *var)
+{
+	return nearest(var, strcspn(var, "="), known_at);
 }
 
 /* "unknown variable 'NAME' ignored[; did you mean KNOWN?]" after where
@@ -298,6 +305,25 @@ static int parse_loglevel(const char *s, enum twp_loglevel *lvl)
 			*lvl = (enum twp_loglevel)i;
 			return 0;
 		}
+	return -EINVAL;
+}
+
+static const char *replay_at(size_t i)
+{
+	return i < 3 ? twp_replay_names[i] : NULL;
+}
+
+static int parse_replay(const char *v, struct twp_config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; replay_at(i); i++)
+		if (!strcmp(v, replay_at(i))) {
+			c->replay = (enum twp_replay)i;
+			return 0;
+		}
+	const char *near = nearest(v, strlen(v), replay_at);
+	snprintf(err, errlen, "%s: bad value '%.64s' (expected safe, all or off)%s%s%s",
+		 TWPOOL_ENV_REPLAY, v, near ? "; did you mean " : "", near ? near : "",
+		 near ? "?" : "");
 	return -EINVAL;
 }
 
@@ -354,6 +380,8 @@ static int parse_all(struct twp_config *c, const struct src *src, char *err, siz
 			 TWPOOL_ENV_LOG, v);
 		return -EINVAL;
 	}
+	if ((v = env_get(src, TWPOOL_ENV_REPLAY)) && parse_replay(v, c, err, errlen))
+		return -EINVAL;
 	if ((v = env_get(src, TWPOOL_ENV_STATS)) &&
 	    parse_path(TWPOOL_ENV_STATS, v, c->stats_path, sizeof(c->stats_path), err, errlen))
 		return -EINVAL;
@@ -380,6 +408,7 @@ static void set_defaults(struct twp_config *c)
 	c->replay_max = TWPOOL_DEFAULT_REPLAY_MAX;
 	c->stats_interval_ms = TWPOOL_DEFAULT_STATS_INTERVAL_MS;
 	c->log_level = TWP_LOG_WARN;
+	c->replay = TWP_REPLAY_SAFE;
 }
 
 int twp_config_parse_with(struct twp_config *c, char *const *envp, const struct twp_conf *f,
@@ -401,6 +430,8 @@ int twp_config_parse_with(struct twp_config *c, char *const *envp, const struct 
 		c->nspecs = 0;
 		return -EINVAL;
 	}
+	if (c->replay == TWP_REPLAY_OFF)
+		c->replay_max = 0; /* nothing kept: no connection is armed */
 	c->enabled = c->nspecs > 0;
 	return 0;
 }

@@ -24,6 +24,11 @@ struct twp_spec {
 
 enum twp_loglevel { TWP_LOG_ERROR, TWP_LOG_WARN, TWP_LOG_INFO, TWP_LOG_DEBUG };
 
+/* TWPOOL_REPLAY: what a dead pooled connection's request may be sent again
+ * for. safe: what its codec says cannot act twice; all: any request whose
+ * bytes were all seen; off: none (replay_max is then 0). */
+enum twp_replay { TWP_REPLAY_SAFE, TWP_REPLAY_ALL, TWP_REPLAY_OFF };
+
 struct twp_config {
 	int enabled; /* targets given and every setting valid */
 	int nspecs;
@@ -33,6 +38,7 @@ struct twp_config {
 	unsigned max_lifetime_ms;
 	unsigned max_uses;
 	unsigned replay_max;
+	enum twp_replay replay;
 	unsigned stats_interval_ms;
 	enum twp_loglevel log_level;
 	char stats_path[4096]; /* "" when unset; %p not yet expanded */
@@ -49,6 +55,9 @@ extern struct twp_config twp_cfg __attribute__((visibility("hidden")));
 
 /* The names of the log levels, by enum twp_loglevel. */
 extern const char *const twp_loglevel_names[4] __attribute__((visibility("hidden")));
+
+/* The names of the replay modes, by enum twp_replay. */
+extern const char *const twp_replay_names[3] __attribute__((visibility("hidden")));
 
 /* Parses the TWPOOL_* variables of envp (NULL-terminated "NAME=VALUE").
  * Returns 0 with c filled in (c->enabled is 0 when no target is given), or

@@ -61,6 +61,19 @@ void twp_conn_begin_use(struct twp_conn *c)
 	twp_count(&c->target->n.reused);
 }
 
+void twp_conn_first_read(struct twp_conn *c)
+{
+	if (c->codec && c->codec->verdict(c->codec_state) == TWP_R_SERVER_FIRST &&
+	    !atomic_exchange(&c->target->server_first, 1))
+		twp_log(TWP_LOG_INFO, "%s speaks first: its connections are not pooled",
+			c->target->label);
+}
+
+int twp_conn_server_first(const struct twp_conn *c)
+{
+	return atomic_load_explicit(&c->target->server_first, memory_order_relaxed);
+}
+
 int twp_conn_maybe_shared(const struct twp_conn *c)
 {
 	return c->gen != atomic_load(&spawn_gen);

@@ -62,6 +62,14 @@ struct twp_conn *twp_conn_new(struct twp_target *t, const struct twp_codec *code
  * forgets the last use's bytes (its codec starts afresh). */
 void twp_conn_begin_use(struct twp_conn *c);
 
+/* c's use read bytes before it wrote any: when its codec takes that for
+ * a server that speaks first (auto: SMTP, MySQL, SSH greetings), c's
+ * target is never pooled again in this process. */
+void twp_conn_first_read(struct twp_conn *c);
+
+/* 1 when c's target speaks first: never park c, never hand it out. */
+int twp_conn_server_first(const struct twp_conn *c);
+
 /* 1 when a process was made since c was handed out (it may share c). */
 int twp_conn_maybe_shared(const struct twp_conn *c);
 

@@ -91,6 +91,8 @@ static enum twp_reason reuse_check(int fd, struct twp_conn *c)
 {
 	char b;
 	int saved = errno;
+	if (twp_conn_server_first(c))
+		return TWP_R_SERVER_FIRST;
 	enum twp_reason why = c->reset_pending ? consume_reset(fd, c) : TWP_R_NONE;
 	if (why != TWP_R_NONE) {
 		errno = saved;
@@ -222,7 +224,7 @@ static int connect_fresh(int fd, struct twp_slot *s, struct twp_target *t,
 {
 	int r = twp_real.connect(fd, sa, len), saved = errno;
 	if (r < 0 && errno != EINPROGRESS && errno != EINTR)
-		return r;
+		return twp_stats_connect_failed(t, r);
 	uint32_t fdflags = fd_flags(fd, atomic_load(&s->st));
 	struct twp_conn *c = fdflags ? twp_conn_new(t, codec, sa, len) : NULL;
 	if (c) {
@@ -260,7 +262,7 @@ static int connect_target(int fd, struct twp_slot *s, uint32_t st, const struct 
 		twp_slot_reset(s); /* bound, odd options, or not TCP: untouched */
 		return twp_real.connect(fd, sa, len);
 	}
-	struct twp_target *t = twp_pool_target(k);
+	struct twp_target *t = twp_stats_bind(twp_pool_target(k));
 	if (!t)
 		return twp_real.connect(fd, sa, len);
 	twp_conn_tick();
@@ -307,6 +309,6 @@ int twp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (twp_kind(st) == TWP_FD_TRACKED && sa->sa_family == AF_UNSPEC)
 		return dissolve(fd, s, sa, len);
 	if (!target || twp_kind(st) == TWP_FD_TRACKED || twp_kind(st) == TWP_FD_PRIVATE)
-		return twp_real.connect(fd, sa, len);
+		return twp_stats_passthrough(twp_real.connect(fd, sa, len), !target && twp_kind(st) == TWP_FD_SOCK);
 	return connect_target(fd, s, st, &k, sp, sa, len);
 }

@@ -163,9 +163,27 @@ int twp_fdops_fcntl(int fd, int cmd, void *arg)
 	return r;
 }
 
+/* FIONBIO is F_SETFL of O_NONBLOCK alone, answered the same way: Python
+ * sets it on every socket before connect (setblocking, settimeout), and a
+ * provisional socket turned fresh by it would leave the pool's socket at a
+ * private fd, swapped in with socket, dup3 and close every use. Only where
+ * the slot's O_NONBLOCK is surely the kernel's: not once the file may be
+ * shared (dup, fork), whose changes of it the slot never sees. */
+static int fionbio_known(struct twp_slot *s, int on)
+{
+	uint32_t st = atomic_load(&s->st);
+	if (twp_kind(st) == TWP_FD_TRACKED
+	    ? (st & TWP_S_NOPOOL) || twp_conn_maybe_shared(s->conn)
+	    : twp_kind(st) != TWP_FD_PROVISIONAL)
+		return -1;
+	return known_flags(s, st, F_SETFL, on ? O_NONBLOCK : 0);
+}
+
 int twp_fdops_ioctl(int fd, unsigned long req, void *arg)
 {
 	struct twp_slot *s = twp_slot(fd);
+	if (req == FIONBIO && arg && fionbio_known(s, *(int *)arg) == 0)
+		return 0;
 	if (twp_unpark(fd, s) < 0)
 		return -1;
 	int r = twp_real.ioctl(fd, req, arg);

@@ -28,6 +28,7 @@
 #include "deepbind.h"
 #include "fdops.h"
 #include "fdtab.h"
+#include "goodbye.h"
 #include "guard.h"
 #include "init.h"
 #include "io.h"
@@ -84,6 +85,8 @@ HOOK int shutdown(int fd, int how)
 {
 	if (!IO_WATCHED(fd))
 		return twp_real.shutdown(fd, how);
+	if (twp_goodbye_shutdown(fd, how) == 0)
+		return 0;
 	return twp_fdops_shutdown(fd, how);
 }
 

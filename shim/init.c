@@ -50,7 +50,7 @@ void twp_init(void)
 	twp_busy++;
 	twp_real_load();
 	if (twp_config_load(&cfg, environ, getauxval(AT_SECURE) != 0, err, sizeof(err)) < 0)
-		twp_log_config_error(err);
+		twp_log_config_error(err), twp_stats_config_error();
 	twp_init_with(&cfg);
 	twp_busy--;
 }

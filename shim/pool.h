@@ -24,6 +24,9 @@ struct twp_target {
 	char label[TWP_LABEL_MAX];
 	struct twp_counters n;
 	unsigned nidle;
+	/* The server spoke before the program wrote (conn.c): no connection
+	 * to it is parked or handed out again in this process. */
+	_Atomic int server_first;
 	struct twp_conn *head[2], *tail[2]; /* [0] AF_INET sockets, [1] AF_INET6 */
 };
 

@@ -12,7 +12,8 @@ static const char *const names[TWP_R_COUNT] = {
 	[TWP_R_STDIO] = "stdio", [TWP_R_CLOSE_RANGE] = "close_range", [TWP_R_EPOLL] = "epoll",
 	[TWP_R_INFLIGHT] = "inflight", [TWP_R_BLIND] = "blind",
 	[TWP_R_PARTIAL] = "partial", [TWP_R_PROTOCOL] = "protocol", [TWP_R_TUNNEL] = "tunnel",
-	[TWP_R_SERVER_CLOSE] = "server_close",
+	[TWP_R_SERVER_CLOSE] = "server_close", [TWP_R_TLS] = "tls",
+	[TWP_R_SERVER_FIRST] = "server_first",
 };
 
 const char *twp_reason_name(enum twp_reason r)

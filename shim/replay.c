@@ -114,6 +114,16 @@ fail:;
 	return -1;
 }
 
+/* TWPOOL_REPLAY: safe asks the codec (without one, the raw rules: any
+ * request), all replays whatever was kept. off never gets here: nothing
+ * is kept. Bytes that went by a blind path were never kept (track.c). */
+static int may_send_twice(const struct twp_conn *c)
+{
+	if (twp_cfg.replay == TWP_REPLAY_ALL || !c->codec)
+		return 1;
+	return twp_cfg.replay == TWP_REPLAY_SAFE && c->codec->replayable(c->codec_state);
+}
+
 /* Stops keeping: a reply byte came, too much was written, or the replay
  * was spent. */
 static void disarm(struct twp_slot *s, struct twp_conn *c)
@@ -157,7 +167,7 @@ ssize_t twp_replay_io(struct twp_slot *s, const struct twp_io *io)
 		errno = err;
 		return r;
 	}
-	if (c->codec && !c->codec->replayable(c->codec_state)) {
+	if (!may_send_twice(c)) {
 		disarm(s, c); /* the protocol says: not twice */
 	} else if (reconnect(io->fd, s) == 0) {
 		twp_count(&c->target->n.replays_ok);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hoststats.h"
 #include "log.h"
 #include "pool.h"
 #include "real.h"
@@ -28,10 +29,83 @@ static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Libraries loaded with RTLD_DEEPBIND: [0] bypassed, [1] redirected. */
 static _Atomic uint64_t deepbind[2];
+/* Connects to addresses not listed (this process). */
+static _Atomic uint64_t passthrough;
+
+/* The host segment, mapped once (NULL: off or refused), and this
+ * process's slot in it (-1: none yet; a forked child claims its own). */
+static struct twp_hs *_Atomic host; /* read by the stats writer without the once */
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+static _Atomic int slot = -1;
+
+static void host_open(void)
+{
+	char path[4096], err[512];
+	struct twp_hs *h = NULL;
+	int saved = errno, r = twp_hs_path(path, sizeof(path));
+	if (r < 0)
+		twp_log(TWP_LOG_WARN, "host stats: no private directory: %s; not counted host-wide", strerror(-r));
+	else if (r == 0 && !(h = twp_hs_open(path, 1, err, sizeof(err))))
+		twp_log(TWP_LOG_WARN, "host stats: %s; not counted host-wide", err);
+	atomic_store(&host, h);
+	errno = saved;
+}
+
+static struct twp_hs *host_get(void)
+{
+	pthread_once(&host_once, host_open);
+	return atomic_load(&host);
+}
+
+/* Adds one to a host-wide counter without a target. */
+static void host_count(enum twp_hg g)
+{
+	struct twp_hs *h = host_get();
+	if (h)
+		atomic_fetch_add_explicit(&h->g[g], 1, memory_order_relaxed);
+}
+
+struct twp_target *twp_stats_bind(struct twp_target *t)
+{
+	struct twp_hs *h;
+	if (!t || atomic_load_explicit(&t->n.host, memory_order_relaxed) || !(h = host_get()))
+		return t;
+	int i = twp_hs_target(h, t->label), unbound = 0;
+	if (i < 0 || !atomic_compare_exchange_strong(&t->n.host, &unbound, i + 1))
+		return t; /* full, or another thread bound it */
+	for (int c = 0; c < TWP_C_COUNT; c++)
+		atomic_store_explicit(&t->n.c[c].host, &h->t[i].c[c], memory_order_relaxed);
+	return t;
+}
+
+int twp_stats_connect_failed(struct twp_target *t, int r)
+{
+	int saved = errno;
+	twp_count(&t->n.failed[twp_cf_of(errno)]);
+	errno = saved;
+	return r;
+}
+
+int twp_stats_passthrough(int r, int counted)
+{
+	if (!counted || (r < 0 && errno != EINPROGRESS))
+		return r;
+	int saved = errno;
+	atomic_fetch_add_explicit(&passthrough, 1, memory_order_relaxed);
+	host_count(TWP_HG_PASSTHROUGH);
+	errno = saved;
+	return r;
+}
+
+void twp_stats_config_error(void)
+{
+	host_count(TWP_HG_CONFIG_ERRORS);
+}
 
 void twp_stats_deepbind(int redirected)
 {
 	atomic_fetch_add_explicit(&deepbind[!!redirected], 1, memory_order_relaxed);
+	host_count(redirected ? TWP_HG_DEEPBIND_REDIRECTED : TWP_HG_DEEPBIND_BYPASSED);
 	if (!redirected) /* a warning worth a file, even in a process that pools nothing */
 		twp_stats_touch();
 }
@@ -45,89 +119,87 @@ void twp_stats_touch(void)
 void twp_stats_atfork_child(void)
 {
 	atomic_store(&dirty, 0);
+	atomic_store(&slot, -1);
 	pthread_mutex_init(&write_mu, NULL);
 }
 
-struct out {
-	char *buf;
-	size_t size, len;
+/* Connections the program holds: handed out and not yet closed by it. */
+static uint64_t in_use(const struct twp_counters *n)
+{
+	uint64_t out = twp_ctr_get(&n->reused) + twp_ctr_get(&n->fresh),
+		 back = twp_ctr_get(&n->parked) + twp_ctr_get(&n->closed);
+	return out > back ? out - back : 0;
+}
+
+static void slot_gauges(const struct twp_target *t, void *arg)
+{
+	struct twp_hs_slot *s = arg;
+	int i = atomic_load_explicit(&t->n.host, memory_order_relaxed) - 1;
+	if (i < 0 || i >= TWP_HS_TARGETS)
+		return;
+	atomic_store_explicit(&s->idle[i], t->nidle, memory_order_relaxed);
+	atomic_store_explicit(&s->inuse[i], (uint32_t)in_use(&t->n), memory_order_relaxed);
+}
+
+/* This process's gauges into its slot; at exit, the slot freed. */
+static void host_gauges(int final)
+{
+	struct twp_hs *h = atomic_load(&host);
+	int i = atomic_load(&slot);
+	if (!h || (final && i < 0))
+		return;
+	if (final) {
+		twp_hs_slot_release(h, i);
+		atomic_store(&slot, -1);
+		return;
+	}
+	if (i < 0) {
+		i = twp_hs_slot_claim(h);
+		atomic_store(&slot, i);
+	}
+	if (i >= 0)
+		twp_pool_each(slot_gauges, &h->s[i]);
+}
+
+struct rows {
+	struct twp_row *v;
+	size_t n, cap;
 };
 
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
+static void add_row(const struct twp_target *t, void *arg)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(o->len < o->size ? o->buf + o->len : NULL,
-			  o->len < o->size ? o->size - o->len : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		o->len += (size_t)n;
+	struct rows *r = arg;
+	if (r->n == r->cap)
+		return; /* a target created since they were counted */
+	struct twp_row *row = &r->v[r->n++];
+	memcpy(row->label, t->label, sizeof(row->label));
+	for (int c = 0; c < TWP_C_COUNT; c++)
+		row->v[c] = twp_ctr_get(&t->n.c[c]);
+	row->idle = t->nidle;
+	row->inuse = in_use(&t->n);
 }
 
-static uint64_t get(const _Atomic uint64_t *v)
+static void count_target(const struct twp_target *t, void *arg)
 {
-	return atomic_load_explicit(v, memory_order_relaxed);
-}
-
-enum family { F_CONNECTS, F_CLOSES, F_DISCARDS, F_IDLE, F_REPLAYS, F_COUNT };
-
-static void family_samples(const struct twp_target *t, void *arg)
-{
-	struct out *o = ((void **)arg)[0];
-	enum family f = *(enum family *)((void **)arg)[1];
-	const char *l = t->label;
-	switch (f) {
-	case F_CONNECTS:
-		put(o, TWPOOL_METRIC_CONNECTS "{target=\"%s\",result=\"reused\"} %llu\n", l, (unsigned long long)get(&t->n.reused));
-		put(o, TWPOOL_METRIC_CONNECTS "{target=\"%s\",result=\"fresh\"} %llu\n", l, (unsigned long long)get(&t->n.fresh));
-		break;
-	case F_CLOSES:
-		put(o, TWPOOL_METRIC_CLOSES "{target=\"%s\",result=\"parked\"} %llu\n", l, (unsigned long long)get(&t->n.parked));
-		put(o, TWPOOL_METRIC_CLOSES "{target=\"%s\",result=\"closed\"} %llu\n", l, (unsigned long long)get(&t->n.closed));
-		break;
-	case F_DISCARDS:
-		for (int r = TWP_R_NONE + 1; r < TWP_R_COUNT; r++)
-			put(o, TWPOOL_METRIC_DISCARDS "{target=\"%s\",reason=\"%s\"} %llu\n", l,
-			    twp_reason_name((enum twp_reason)r), (unsigned long long)get(&t->n.discards[r]));
-		break;
-	case F_IDLE:
-		put(o, TWPOOL_METRIC_IDLE "{target=\"%s\"} %u\n", l, t->nidle);
-		break;
-	case F_REPLAYS:
-		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"ok\"} %llu\n", l, (unsigned long long)get(&t->n.replays_ok));
-		put(o, TWPOOL_METRIC_REPLAYS "{target=\"%s\",result=\"failed\"} %llu\n", l, (unsigned long long)get(&t->n.replays_failed));
-		break;
-	default:
-		break;
-	}
+	(void)t;
+	++*(size_t *)arg;
 }
 
 size_t twp_stats_render(char *buf, size_t size)
 {
-	static const struct { const char *name, *type, *help; } fams[F_COUNT] = {
-		{ TWPOOL_METRIC_CONNECTS, "counter", "Connections handed to the program by connect(), by result." },
-		{ TWPOOL_METRIC_CLOSES, "counter", "Closes of pooled-target connections by the program, by result." },
-		{ TWPOOL_METRIC_DISCARDS, "counter", "Connections closed for real instead of parked or reused, by reason." },
-		{ TWPOOL_METRIC_IDLE, "gauge", "Idle connections in the pool now." },
-		{ TWPOOL_METRIC_REPLAYS, "counter", "Requests re-sent on a fresh connection after a reused one died before its reply." },
+	struct rows r = { 0 };
+	struct twp_text_info info = {
+		.deepbind = { atomic_load(&deepbind[0]), atomic_load(&deepbind[1]) },
+		.passthrough = atomic_load(&passthrough),
+		.pid = (int)getpid(),
 	};
-	struct out o = { buf, size, 0 };
-	if (size)
-		buf[0] = '\0';
-	for (enum family f = 0; f < F_COUNT; f++) {
-		put(&o, "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help, fams[f].name, fams[f].type);
-		void *arg[2] = { &o, &f };
-		twp_pool_each(family_samples, arg);
-	}
-	put(&o, "# HELP %s Libraries loaded with RTLD_DEEPBIND, by whether their socket calls reach the shim.\n"
-	     "# TYPE %s counter\n", TWPOOL_METRIC_DEEPBIND, TWPOOL_METRIC_DEEPBIND);
-	for (int r = 1; r >= 0; r--)
-		put(&o, TWPOOL_METRIC_DEEPBIND "{result=\"%s\"} %llu\n", r ? "redirected" : "bypassed",
-		    (unsigned long long)atomic_load_explicit(&deepbind[r], memory_order_relaxed));
-	put(&o, "# HELP twpool_info Shim version and process.\n# TYPE twpool_info gauge\n");
-	put(&o, "twpool_info{version=\"%s\",pid=\"%d\"} 1\n", TWPOOL_VERSION, (int)getpid());
-	return o.len;
+	twp_pool_each(count_target, &r.cap);
+	r.v = r.cap ? calloc(r.cap, sizeof(*r.v)) : NULL;
+	if (r.v)
+		twp_pool_each(add_row, &r);
+	size_t len = twp_rows_render(buf, size, r.v, r.n, &info);
+	free(r.v);
+	return len;
 }
 
 /* Room for TWPOOL_STATS with its %p expanded. */
@@ -263,6 +335,7 @@ void twp_stats_check(void)
 void twp_stats_write(int final)
 {
 	char path[TWP_STATS_PATH_MAX];
+	host_gauges(final);
 	if (!twp_cfg.stats_path[0] || !atomic_load(&dirty) || stats_path(path, sizeof(path)) < 0)
 		return;
 	if (final ? pthread_mutex_lock(&write_mu) : pthread_mutex_trylock(&write_mu))

@@ -4,6 +4,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "fdtab.h"
+#include "goodbye.h"
 #include "provisional.h"
 #include "replay.h"
 #include "track.h"
@@ -60,6 +61,13 @@ static void to_codec(struct twp_conn *c, const struct twp_io *io, ssize_t r)
 	c->codec->bytes(c->codec_state, twp_io_writes(io), iov, cnt, (size_t)r);
 }
 
+static ssize_t issue(struct twp_slot *s, const struct twp_io *io)
+{
+	if (atomic_load_explicit(&s->st, memory_order_relaxed) & TWP_S_ARMED)
+		return twp_replay_io(s, io);
+	return twp_io_call(io, 0);
+}
+
 ssize_t twp_track_io(const struct twp_io *io)
 {
 	struct twp_slot *s = twp_slot(io->fd);
@@ -67,16 +75,20 @@ ssize_t twp_track_io(const struct twp_io *io)
 	if (in <= 0)
 		return in < 0 ? -1 : twp_io_call(io, 0); /* a fresh socket: ENOTCONN */
 	ssize_t r;
-	if (atomic_load_explicit(&s->st, memory_order_relaxed) & TWP_S_ARMED)
-		r = twp_replay_io(s, io);
-	else
-		r = twp_io_call(io, 0);
+	int out = twp_io_writes(io), fed = out && twp_goodbye_write(s, io, issue, &r);
+	if (!fed)
+		r = issue(s, io);
 	int err = errno;
 	if (twp_kind(atomic_load_explicit(&s->st, memory_order_relaxed)) == TWP_FD_TRACKED) {
-		note(s, twp_io_writes(io), io->flags & MSG_PEEK, r, err);
-		to_codec(s->conn, io, r);
+		note(s, out, io->flags & MSG_PEEK, r, err);
+		if (!fed)
+			to_codec(s->conn, io, r);
+		if (r > 0 && !out && !s->conn->written)
+			twp_conn_first_read(s->conn);
 	}
 	leave(s);
+	if (!out && r > 0)
+		twp_goodbye_after_read(io->fd, s);
 	errno = err;
 	return r;
 }

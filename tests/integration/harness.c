@@ -149,6 +149,17 @@ char *h_slurp(const char *path)
 	return buf;
 }
 
+long h_log_lines(const char *path, const char *prefix)
+{
+	char *log = h_slurp(path), *save = NULL;
+	long n = 0;
+	for (char *line = log ? strtok_r(log, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save))
+		n += !strncmp(line, prefix, strlen(prefix));
+	free(log);
+	return n;
+}
+
 /* ---- child processes ---- */
 
 static long now_ms(void)
@@ -307,6 +318,22 @@ void h_run(struct h_run *r, char *const argv[], char *const env_extra[], int pre
 	r->err = bs[1].p ? bs[1].p : calloc(1, 1);
 	r->out[bs[0].len] = '\0';
 	r->err[bs[1].len] = '\0';
+}
+
+char *h_run_out(char *const argv[], int port, const char *protocol, int timeout_s)
+{
+	char *env[] = { h_fmt("TWPOOL_TARGETS=127.0.0.1:%d%s%s", port, protocol && *protocol ? "/" : "",
+			      protocol ? protocol : ""),
+			NULL };
+	const char *how = protocol ? protocol : "without the shim";
+	struct h_run r;
+	h_run(&r, argv, protocol ? env : NULL, protocol != NULL, timeout_s);
+	cr_assert_not(r.timed_out, "%s %s hung (%s); err:\n%s", argv[0], argv[1] ? argv[1] : "", how,
+		      r.err);
+	cr_assert_eq(r.status, 0, "%s %s failed (%s); out:\n%.2000s\nerr:\n%.2000s", argv[0],
+		     argv[1] ? argv[1] : "", how, r.out, r.err);
+	free(r.err);
+	return r.out;
 }
 
 void h_run_free(struct h_run *r)
@@ -511,15 +538,16 @@ int h_free_port(void)
 	return -1;
 }
 
-/* Waits for redis to answer PING. 0: up; -1: it exited or stayed silent. */
-static int redis_wait(struct h_server *s)
+/* Sends query until the reply starts with want. 0: up; -1: the server
+ * exited or stayed silent. */
+static int server_wait(struct h_server *s, const char *query, const char *want)
 {
 	long deadline = now_ms() + START_TIMEOUT_MS;
 	while (now_ms() < deadline) {
 		if (server_exited(s))
 			return -1;
-		char *r = server_query(s, "PING\r\nQUIT\r\n");
-		int up = r && !strncmp(r, "+PONG", 5);
+		char *r = server_query(s, query);
+		int up = r && !strncmp(r, want, strlen(want));
 		free(r);
 		if (up)
 			return 0;
@@ -544,7 +572,7 @@ void h_redis_start(struct h_server *s, const char *extra_args)
 		server_spawn(s, cmd, -1, "stderr.log");
 		free(cmd);
 		free(dir);
-		if (redis_wait(s) == 0)
+		if (server_wait(s, "PING\r\nQUIT\r\n", "+PONG") == 0)
 			return;
 		struct tail out = log_tail(s, "stderr.log"), log = log_tail(s, "redis.log");
 		int port_taken = strstr(log.text, "Address already in use") != NULL;
@@ -554,6 +582,20 @@ void h_redis_start(struct h_server *s, const char *extra_args)
 				       "scripts/deps test installs it). Its output:\n%s%s",
 				       s->port, out.text, log.text);
 	}
+}
+
+/* nginx answers its status page once it listens (it writes no line). */
+static int nginx_wait(struct h_server *s)
+{
+	long deadline = now_ms() + START_TIMEOUT_MS;
+	while (now_ms() < deadline) {
+		if (server_exited(s))
+			return -1;
+		if (h_nginx_accepted(s) >= 0)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
 }
 
 static void mariadb_install(struct h_server *s)
@@ -639,22 +681,56 @@ long h_mariadb_status(struct h_server *s, const char *name)
 	return v;
 }
 
-void h_twserver_start(struct h_server *s, const char *extra_args)
+void h_nginx_start(struct h_server *s, const char *server_body)
 {
 	memset(s, 0, sizeof(*s));
-	strcpy(s->kind, "twpool");
-	make_temp_dir(s->dir, sizeof(s->dir), "twserver");
-	char path[PATH_MAX], *cmd;
-	snprintf(path, sizeof(path), "%s/twpool-server", h_build());
-	char *qpath = sh_quote(path);
-	if (asprintf(&cmd, "%s -p %d %s", qpath, h_free_port(), extra_args ? extra_args : "") < 0)
-		cr_assert_fail("asprintf: out of memory");
-	free(qpath);
+	strcpy(s->kind, "nginx");
+	make_temp_dir(s->dir, sizeof(s->dir), "nginx");
+	s->port = h_free_port();
+	h_write_file(h_fmt("%s/nginx.conf", s->dir), h_fmt(
+		"daemon off; master_process off; worker_processes 1;\n"
+		"pid %1$s/nginx.pid; error_log %1$s/error.log;\n"
+		"events { worker_connections 1024; }\n"
+		"http { access_log off; keepalive_requests 1000000;\n"
+		"  client_body_temp_path %1$s/t; proxy_temp_path %1$s/t; fastcgi_temp_path %1$s/t;\n"
+		"  uwsgi_temp_path %1$s/t; scgi_temp_path %1$s/t;\n"
+		"  server { listen 127.0.0.1:%2$d; root %1$s/www;\n"
+		"    location = /twpool-status { stub_status; }\n"
+		"    %3$s } }\n", s->dir, s->port, server_body ? server_body : ""));
+	if (mkdir(h_fmt("%s/www", s->dir), 0755) < 0)
+		cr_assert_fail("mkdir %s/www: %s", s->dir, strerror(errno));
+	char *dir = sh_quote(s->dir);
+	server_spawn(s, h_fmt("nginx -p %1$s -e %1$s/error.log -c %1$s/nginx.conf", dir), -1,
+		     "stderr.log");
+	free(dir);
+	if (nginx_wait(s) < 0) {
+		struct tail out = log_tail(s, "stderr.log"), log = log_tail(s, "error.log");
+		h_server_stop(s);
+		cr_assert_fail("nginx did not start (scripts/deps test installs nginx-light):\n%s%s",
+			       out.text, log.text);
+	}
+}
+
+long h_nginx_accepted(struct h_server *s)
+{
+	char *r = server_query(s, "GET /twpool-status HTTP/1.0\r\n\r\n");
+	char *p = r ? strstr(r, "requests\n") : NULL;
+	long a = -1;
+	if (p && sscanf(p + 9, "%ld", &a) == 1)
+		a -= s->own_conns;
+	free(r);
+	return a;
+}
+
+void h_port_server_start(struct h_server *s, const char *kind, const char *cmd)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->kind, sizeof(s->kind), "%s", kind);
+	make_temp_dir(s->dir, sizeof(s->dir), kind);
 	int out[2];
 	if (pipe2(out, O_CLOEXEC) < 0)
 		cr_assert_fail("pipe2: %s", strerror(errno));
 	server_spawn(s, cmd, out[1], "stderr.log");
-	free(cmd);
 	close(out[1]);
 	struct buf b = { .fd = out[0] };
 	long deadline = now_ms() + START_TIMEOUT_MS;
@@ -670,28 +746,70 @@ void h_twserver_start(struct h_server *s, const char *extra_args)
 	if (!b.p || sscanf(b.p, "port %d", &s->port) != 1) {
 		struct tail err = log_tail(s, "stderr.log");
 		h_server_stop(s);
-		cr_assert_fail("%s did not print its port. Its stderr:\n%s", path, err.text);
+		cr_assert_fail("%s did not print its port. Its stderr:\n%s", cmd, err.text);
 	}
 	free(b.p);
 }
 
+void h_twserver_start(struct h_server *s, const char *extra_args)
+{
+	char path[PATH_MAX], *cmd;
+	snprintf(path, sizeof(path), "%s/twpool-server", h_build());
+	char *qpath = sh_quote(path);
+	if (asprintf(&cmd, "%s -p %d %s", qpath, h_free_port(), extra_args ? extra_args : "") < 0)
+		cr_assert_fail("asprintf: out of memory");
+	free(qpath);
+	h_port_server_start(s, "twpool", cmd);
+	free(cmd);
+}
+
+void h_memcached_start(struct h_server *s, const char *extra_args)
+{
+	memset(s, 0, sizeof(*s));
+	strcpy(s->kind, "memcached");
+	make_temp_dir(s->dir, sizeof(s->dir), "memcached");
+	s->port = h_free_port();
+	char *cmd;
+	if (asprintf(&cmd, "memcached -l 127.0.0.1 -p %d -U 0 -u nobody %s", s->port,
+		     extra_args ? extra_args : "") < 0)
+		cr_assert_fail("asprintf: out of memory");
+	server_spawn(s, cmd, -1, "stderr.log");
+	free(cmd);
+	if (server_wait(s, "version\r\nquit\r\n", "VERSION ") == 0)
+		return;
+	struct tail out = log_tail(s, "stderr.log");
+	int port = s->port;
+	h_server_stop(s);
+	cr_assert_fail("memcached did not start on port %d (is it installed? scripts/deps test "
+		       "installs it). Its output:\n%s",
+		       port, out.text);
+}
+
 /* ---- queries ---- */
 
-long h_redis_info(struct h_server *s, const char *field)
+/* The integer that follows key in the reply to query (-1 if key is not
+ * there), less the harness's own connections when field is the server's
+ * count of connections made (total) or open (current). */
+static long server_stat(struct h_server *s, const char *query, const char *key, const char *field,
+			const char *total, const char *current)
 {
-	char *r = server_query(s, "INFO\r\nQUIT\r\n");
+	char *r = server_query(s, query);
 	if (!r)
-		cr_assert_fail("redis on port %d: INFO failed: %s", s->port, strerror(errno));
-	char key[128];
-	snprintf(key, sizeof(key), "\n%s:", field);
+		cr_assert_fail("%s on port %d: %s failed: %s", s->kind, s->port, query, strerror(errno));
 	char *p = strstr(r, key);
 	long v = p ? strtol(p + strlen(key), NULL, 10) : -1;
 	free(r);
-	if (p && !strcmp(field, "total_connections_received"))
+	if (p && !strcmp(field, total))
 		v -= s->own_conns;
-	else if (p && !strcmp(field, "connected_clients"))
+	else if (p && !strcmp(field, current))
 		v -= 1; /* the query's own */
 	return v;
+}
+
+long h_redis_info(struct h_server *s, const char *field)
+{
+	return server_stat(s, "INFO\r\nQUIT\r\n", h_fmt("\n%s:", field), field,
+			   "total_connections_received", "connected_clients");
 }
 
 long h_redis_cmd_int(struct h_server *s, const char *cmd)
@@ -714,6 +832,12 @@ long h_redis_cmd_int(struct h_server *s, const char *cmd)
 	}
 	free(r);
 	return v;
+}
+
+long h_memcached_stat(struct h_server *s, const char *field)
+{
+	return server_stat(s, "stats\r\nquit\r\n", h_fmt("STAT %s ", field), field, "total_connections",
+			   "curr_connections");
 }
 
 long h_twserver_accepted(struct h_server *s)

@@ -30,7 +30,7 @@ const char *h_preload(void);
 struct h_server {
 	pid_t pid;     /* 0 when not running */
 	int port;      /* on 127.0.0.1 */
-	char kind[16]; /* "redis" or "twpool" */
+	char kind[16]; /* "redis", "twpool", "memcached" or h_port_server_start's */
 	char dir[256]; /* private temp dir: logs, redis data; removed at stop */
 	int own_conns;
 };
@@ -44,6 +44,16 @@ void h_redis_start(struct h_server *s, const char *extra_args);
  * be NULL, e.g. "-c 100 -R") and reads its port from its "port N" line. Its
  * stderr goes to s->dir/stderr.log. */
 void h_twserver_start(struct h_server *s, const char *extra_args);
+
+/* Runs cmd (a shell command line; exec'd, so s->pid is the server) and
+ * reads its port from the first line it prints, "port N" (10 s at most).
+ * kind names it in s->kind and its temp dir. */
+void h_port_server_start(struct h_server *s, const char *kind, const char *cmd);
+
+/* Starts memcached on 127.0.0.1 on a free port (no UDP), which speaks the
+ * text and the binary protocol alike, then extra_args (shell words, may be
+ * NULL); waits until it answers "version" (10 s at most). */
+void h_memcached_start(struct h_server *s, const char *extra_args);
 
 /* Starts MariaDB (mariadbd, Debian mariadb-server) with a data directory
  * of its own in s->dir (mariadb-install-db), on 127.0.0.1 on a free port
@@ -66,6 +76,16 @@ long h_mariadb_status(struct h_server *s, const char *name);
  * killed by the kernel if that process dies). */
 void h_server_stop(struct h_server *s);
 
+/* Starts nginx (one process, no master) on 127.0.0.1 on a free port,
+ * serving s->dir/www (created empty; write files there), with a
+ * stub_status at /twpool-status and server_body (nginx directives inside
+ * its server block, may be NULL) and waits until it answers. */
+void h_nginx_start(struct h_server *s, const char *server_body);
+
+/* Connections nginx accepted since it started, leaving out the harness's
+ * own (stub_status queries), or -1 when it does not answer. */
+long h_nginx_accepted(struct h_server *s);
+
 /* The integer value of an INFO field (e.g. "total_connections_received"),
  * or -1 if there is no such field. Queried over a fresh connection that the
  * harness closes without leaving TIME_WAIT on the client side (it sends QUIT
@@ -77,6 +97,12 @@ long h_redis_info(struct h_server *s, const char *field);
 /* Sends one inline command (e.g. "DBSIZE", "CLIENT KILL TYPE normal") and
  * returns its integer reply; any other reply fails the test. */
 long h_redis_cmd_int(struct h_server *s, const char *cmd);
+
+/* The integer value of a memcached "stats" field, or -1 if there is none;
+ * queried like h_redis_info. total_connections leaves out the harness's
+ * own connections and curr_connections the query's. Note that memcached
+ * counts its listening sockets in both. */
+long h_memcached_stat(struct h_server *s, const char *field);
 
 /* Connections twpool-server accepted since it started, leaving out the
  * harness's own (queries through STATS, closed like h_redis_info's). */
@@ -101,6 +127,12 @@ struct h_run {
  * seconds (<= 0: 120) the whole group is killed. */
 void h_run(struct h_run *r, char *const argv[], char *const env_extra[], int preload,
 	   int timeout_s);
+
+/* Runs argv like h_run: when protocol is not NULL, with the shim and
+ * TWPOOL_TARGETS=127.0.0.1:port/protocol (just the port when it is ""),
+ * otherwise without the shim. Fails the test unless the program exits 0
+ * within timeout_s; returns its stdout, never freed (like h_fmt). */
+char *h_run_out(char *const argv[], int port, const char *protocol, int timeout_s);
 
 /* Frees r->out and r->err. */
 void h_run_free(struct h_run *r);
@@ -132,6 +164,10 @@ void h_write_file(const char *path, const char *text);
 
 /* The whole file, malloc'd and NUL-terminated, or NULL if unreadable. */
 char *h_slurp(const char *path);
+
+/* Lines of the file at path that start with prefix (0 if unreadable):
+ * what a test server logged. */
+long h_log_lines(const char *path, const char *prefix);
 
 /* Sum of the samples of metric (exact name) in Prometheus text whose label
  * block contains label_substr ("" matches any, e.g. "result=\"reused\"").

@@ -112,6 +112,12 @@ Test(bench, short_mode_runs_every_section, .timeout = 150)
 		}
 		free(skip);
 	}
+	/* Codec cost: the same -k 0 runs with the target /raw and /redis. */
+	const char *codec[] = { "codec-get-c1", "codec-get-c10", "codec-set-c1", "codec-set-c10" };
+	for (size_t i = 0; i < sizeof(codec) / sizeof(codec[0]); i++)
+		expect_ratio(r.out, fmt("%s redis/raw", codec[i]));
+	cr_expect(strstr(r.out, "| redis SET -c 10, -k 0 under twpool |"),
+		  "no codec row in the Markdown table");
 	/* Overheads: pass-through to a target not allow-listed, untracked I/O. */
 	expect_ratio(r.out, "passthru with/without");
 	expect_ratio(r.out, "io with/without");

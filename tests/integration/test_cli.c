@@ -167,7 +167,7 @@ static const char *const settings[] = {
 	TWPOOL_ENV_TARGETS,           TWPOOL_ENV_STATS,           TWPOOL_ENV_MAX_IDLE,
 	TWPOOL_ENV_IDLE_TIMEOUT_MS,   TWPOOL_ENV_MAX_LIFETIME_MS, TWPOOL_ENV_MAX_USES,
 	TWPOOL_ENV_STATS_INTERVAL_MS, TWPOOL_ENV_REPLAY_MAX,      TWPOOL_ENV_LOG,
-	TWPOOL_ENV_LOG_FILE,
+	TWPOOL_ENV_LOG_FILE,          TWPOOL_ENV_REPLAY,
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -296,6 +296,29 @@ Test(cli, rejects_bad_inherited_variable)
 	tw(&r, env, "--max-idle", "3", "-t", "127.0.0.1:1", "/bin/true", NULL);
 	cr_expect_eq(r.status, 0, "exit status %d with --max-idle overriding; stderr:\n%s",
 		     r.status, r.err);
+	h_run_free(&r);
+}
+
+/* /auto and --replay, judged by the library's parser. Before them: '/auto'
+ * was an unknown protocol and --replay an unknown option. */
+Test(cli, takes_auto_targets_and_replay_modes)
+{
+	struct h_run r;
+	tw(&r, tw_env(), "--replay", "off", "-t", "127.0.0.1:1/auto,127.0.0.1:2", "/usr/bin/env",
+	   NULL);
+	cr_expect_eq(r.status, 0, "exit status %d; stderr:\n%s", r.status, r.err);
+	char *l = line_with(r.out, "TWPOOL_REPLAY=");
+	cr_expect(l && !strcmp(l, "TWPOOL_REPLAY=off"), "TWPOOL_REPLAY passed on:\n%s", r.out);
+	free(l);
+	l = line_with(r.out, "TWPOOL_TARGETS=");
+	cr_expect(l && !strcmp(l, "TWPOOL_TARGETS=127.0.0.1:1/auto,127.0.0.1:2"),
+		  "targets passed on:\n%s", r.out);
+	free(l);
+	h_run_free(&r);
+	tw(&r, tw_env(), "--replay", "saf", "-t", "127.0.0.1:1", "/bin/true", NULL);
+	cr_expect_eq(r.status, 2, "a bad mode is a usage error: status %d", r.status);
+	cr_expect(strstr(r.err, "--replay") && strstr(r.err, "did you mean safe?"),
+		  "the message names the option and the near value:\n%s", r.err);
 	h_run_free(&r);
 }
 
@@ -899,8 +922,9 @@ Test(cli, stat_errors_name_the_file)
 		  bad, r.err);
 	h_run_free(&r);
 
-	tw(&r, NULL, "stat", NULL);
-	cr_expect_eq(r.status, 2, "no argument: exit status %d, want 2", r.status);
+	tw(&r, NULL, "stat", NULL); /* no argument: the host-wide stats (test_hoststats.c) */
+	cr_expect_eq(r.status, 0, "no argument: exit status %d, want 0; stderr:\n%s", r.status, r.err);
+	cr_expect(strstr(r.out, "host-wide"), "no argument shows the host:\n%s", r.out);
 	h_run_free(&r);
 }
 

@@ -147,12 +147,7 @@ static void peer_up(struct peer *p, const char *mode)
 /* Lines of p's log that start with what. */
 static long peer_saw(const struct peer *p, const char *what)
 {
-	char *log = h_slurp(p->log);
-	long n = 0;
-	for (char *line = log ? strtok(log, "\n") : NULL; line; line = strtok(NULL, "\n"))
-		n += !strncmp(line, what, strlen(what));
-	free(log);
-	return n;
+	return h_log_lines(p->log, what);
 }
 
 static void all_up(void)

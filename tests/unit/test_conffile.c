@@ -144,6 +144,18 @@ static int with(char *const *envp, const char *file)
 	return twp_config_parse_with(&C, envp, &F, err, sizeof(err));
 }
 
+Test(conffile, replay_mode_from_the_file)
+{
+	int rc = with(NULL, "TWPOOL_TARGETS=127.0.0.1:6379\nTWPOOL_REPLAY=off\n");
+	cr_assert_eq(rc, 0, "valid file: %s", err);
+	cr_assert_eq(C.replay, TWP_REPLAY_OFF, "TWPOOL_REPLAY from the file");
+	cr_assert_eq(C.replay_max, 0, "off keeps no request bytes");
+	rc = with(NULL, "TWPOOL_TARGETS=127.0.0.1:6379\n\nTWPOOL_REPLAY=never\n");
+	cr_assert_eq(rc, -EINVAL, "a bad mode in the file is refused");
+	cr_assert_eq(strncmp(err, "t.conf:3: TWPOOL_REPLAY: bad value 'never'", 41), 0,
+		     "the message names the file's line: '%s'", err);
+}
+
 Test(conffile, file_alone_turns_pooling_on)
 {
 	int rc = with(NULL, "TWPOOL_TARGETS=127.0.0.1:6379\nTWPOOL_MAX_IDLE=7\n");

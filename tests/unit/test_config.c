@@ -329,7 +329,7 @@ struct proto_case {
 ParameterizedTestParameters(config, target_protocol)
 {
 	static struct proto_case params[] = {
-		{ "1.2.3.4:80", "" }, { "1.2.3.4:80/raw", "" },
+		{ "1.2.3.4:80", "auto" }, { "1.2.3.4:80/auto", "auto" }, { "1.2.3.4:80/raw", "" },
 		{ "1.2.3.4:80/http", "http" }, { "[::1]:8080/http", "http" },
 		{ "*:80/http", "http" }, { "web.local:80/http", "http" },
 		{ "1.2.3.4:6379/redis", "redis" }, { "1.2.3.4:11211/memcache", "memcache" },
@@ -359,6 +359,83 @@ Test(config, unknown_protocol_is_named)
 	cr_assert_not_null(strstr(p->err, "protocol"), "err '%s' says the protocol is the matter",
 			   p->err);
 	cr_assert_not_null(strstr(p->err, TWP_CODEC_NAMES), "err '%s' lists the protocols", p->err);
+}
+
+/* ---- TWPOOL_REPLAY ----------------------------------------------------- */
+
+Test(config, replay_defaults_to_safe)
+{
+	struct parsed *p = parse1("TWPOOL_TARGETS=1.2.3.4:80");
+	cr_assert_eq(p->rc, 0, "%s", p->err);
+	cr_assert_eq(p->c.replay, TWP_REPLAY_SAFE, "default mode %d", p->c.replay);
+	cr_assert_str_eq(twp_replay_names[p->c.replay], TWPOOL_DEFAULT_REPLAY);
+	cr_assert_eq(p->c.replay_max, TWPOOL_DEFAULT_REPLAY_MAX, "safe keeps the bound");
+}
+
+struct replay_case {
+	char value[16];
+	int mode;
+	unsigned replay_max;
+};
+
+ParameterizedTestParameters(config, replay_modes)
+{
+	static struct replay_case params[] = {
+		{ "safe", TWP_REPLAY_SAFE, 1000 }, { "all", TWP_REPLAY_ALL, 1000 },
+		{ "off", TWP_REPLAY_OFF, 0 },
+	};
+	return cr_make_param_array(struct replay_case, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct replay_case *rc, config, replay_modes)
+{
+	char var[64];
+	snprintf(var, sizeof(var), "TWPOOL_REPLAY=%s", rc->value);
+	struct parsed *p = parse_env("TWPOOL_TARGETS=1.2.3.4:80", var, "TWPOOL_REPLAY_MAX=1000", NULL);
+	cr_assert_eq(p->rc, 0, "%s: %s", var, p->err);
+	cr_assert_eq(p->c.replay, rc->mode, "%s: mode %d", var, p->c.replay);
+	cr_assert_eq(p->c.replay_max, rc->replay_max, "%s: replay_max %u (off keeps nothing)", var,
+		     p->c.replay_max);
+	cr_assert_eq(p->c.warning[0], '\0', "%s is a known name: '%s'", var, p->c.warning);
+}
+
+struct replay_bad {
+	char value[16];
+	char hint[32]; /* "": no suggestion expected */
+};
+
+ParameterizedTestParameters(config, replay_rejects)
+{
+	static struct replay_bad params[] = {
+		{ "saf", "did you mean safe?" }, { "SAFE", "did you mean safe?" },
+		{ "al", "did you mean all?" }, { "of", "did you mean off?" },
+		{ "", "" }, { "sometimes", "" }, { "1", "" },
+	};
+	return cr_make_param_array(struct replay_bad, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct replay_bad *rb, config, replay_rejects)
+{
+	char var[64];
+	snprintf(var, sizeof(var), "TWPOOL_REPLAY=%s", rb->value);
+	struct parsed *p = parse_env("TWPOOL_TARGETS=1.2.3.4:80", var, NULL, NULL);
+	cr_assert_eq(p->rc, -EINVAL, "'%s' must be refused", var);
+	cr_assert_eq(p->c.enabled, 0, "'%s': the shim passes through", var);
+	cr_assert_eq(strncmp(p->err, "TWPOOL_REPLAY: bad value '", 26), 0, "err '%s'", p->err);
+	cr_assert_null(strchr(p->err, '\n'), "one line: '%s'", p->err);
+	cr_assert_not_null(strstr(p->err, "safe, all or off"), "err '%s' lists the values", p->err);
+	if (*rb->hint)
+		cr_assert_not_null(strstr(p->err, rb->hint), "err '%s' lacks '%s'", p->err, rb->hint);
+	else
+		cr_assert_null(strstr(p->err, "did you mean"), "err '%s' guesses", p->err);
+}
+
+Test(config, replay_typo_in_name_is_suggested)
+{
+	struct parsed *p = parse_env("TWPOOL_TARGETS=1.2.3.4:80", "TWPOOL_REPLAI=off", NULL, NULL);
+	cr_assert_eq(p->rc, 0, "%s", p->err);
+	cr_assert_not_null(strstr(p->c.warning, "did you mean TWPOOL_REPLAY?"), "'%s'",
+			   p->c.warning);
 }
 
 /* ---- TWPOOL_TARGETS: bad entries -------------------------------------- */

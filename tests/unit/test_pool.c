@@ -331,18 +331,18 @@ Test(pool, drain_empties_every_list_and_zeroes_counters)
 	twp_pool_put(t1, conn(t1, AF_INET6), 2);
 	twp_pool_put(t1, conn(t1, AF_INET), 3);
 	twp_pool_put(t2, conn(t2, AF_INET), 4);
-	t1->n.reused = 5;
-	t2->n.fresh = 6;
-	t1->n.parked = 7;
-	t2->n.closed = 8;
-	t1->n.discards[TWP_R_OVERFLOW] = 9;
+	t1->n.reused.n = 5;
+	t2->n.fresh.n = 6;
+	t1->n.parked.n = 7;
+	t2->n.closed.n = 8;
+	t1->n.discards[TWP_R_OVERFLOW].n = 9;
 	struct twp_conn *all = NULL;
 	twp_pool_drain(&all);
 	cr_assert_eq(list_len(all), 4, "every idle connection drained, got %d", list_len(all));
 	cr_assert_eq(t1->nidle + t2->nidle, 0, "no idle connections left");
 	cr_assert(!t1->head[0] && !t1->head[1] && !t2->head[0], "lists empty");
-	cr_assert(!t1->n.reused && !t2->n.fresh && !t1->n.parked && !t2->n.closed, "counters zeroed");
-	cr_assert_eq(t1->n.discards[TWP_R_OVERFLOW], 0, "discard counters zeroed");
+	cr_assert(!t1->n.reused.n && !t2->n.fresh.n && !t1->n.parked.n && !t2->n.closed.n, "counters zeroed");
+	cr_assert_eq(t1->n.discards[TWP_R_OVERFLOW].n, 0, "discard counters zeroed");
 	cr_assert_eq(target("10.0.0.1", 80), t1, "targets themselves survive the drain");
 }
 
@@ -363,9 +363,10 @@ ParameterizedTestParameters(pool, reason_name)
 		{ TWP_R_STDIO, "stdio" }, { TWP_R_CLOSE_RANGE, "close_range" }, { TWP_R_EPOLL, "epoll" },
 		{ TWP_R_INFLIGHT, "inflight" }, { TWP_R_BLIND, "blind" }, { TWP_R_PARTIAL, "partial" },
 		{ TWP_R_PROTOCOL, "protocol" }, { TWP_R_TUNNEL, "tunnel" },
-		{ TWP_R_SERVER_CLOSE, "server_close" }, { TWP_R_COUNT, "unknown" }, { -1, "unknown" },
+		{ TWP_R_SERVER_CLOSE, "server_close" }, { TWP_R_TLS, "tls" },
+		{ TWP_R_SERVER_FIRST, "server_first" }, { TWP_R_COUNT, "unknown" }, { -1, "unknown" },
 	};
-	_Static_assert(TWP_R_SERVER_CLOSE + 1 == TWP_R_COUNT, "a new reason needs a row here and a line in twpool.h");
+	_Static_assert(TWP_R_SERVER_FIRST + 1 == TWP_R_COUNT, "a new reason needs a row here and a line in twpool.h");
 	return cr_make_param_array(struct reason_case, params, sizeof(params) / sizeof(params[0]));
 }
 

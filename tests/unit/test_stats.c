@@ -30,16 +30,16 @@ static void populate(void)
 {
 	twp_pool_configure(TWPOOL_DEFAULT_MAX_IDLE, TWPOOL_DEFAULT_IDLE_TIMEOUT_MS);
 	struct twp_target *a = target("10.0.0.1", 6379), *b = target("::1", 443);
-	a->n.reused = 3;
-	a->n.fresh = 2;
-	a->n.parked = 4;
-	a->n.closed = 1;
-	a->n.discards[TWP_R_OVERFLOW] = 5;
-	a->n.discards[TWP_R_FDLIMIT] = 6;
-	a->n.replays_ok = 7;
-	a->n.replays_failed = 8;
-	b->n.fresh = 11;
-	b->n.discards[TWP_R_UNUSED] = 12;
+	a->n.reused.n = 3;
+	a->n.fresh.n = 2;
+	a->n.parked.n = 4;
+	a->n.closed.n = 1;
+	a->n.discards[TWP_R_OVERFLOW].n = 5;
+	a->n.discards[TWP_R_FDLIMIT].n = 6;
+	a->n.replays_ok.n = 7;
+	a->n.replays_failed.n = 8;
+	b->n.fresh.n = 11;
+	b->n.discards[TWP_R_UNUSED].n = 12;
 	static struct twp_conn idle = { .fd = -1, .family = AF_INET };
 	idle.target = a;
 	cr_assert_null(twp_pool_put(a, &idle, 1), "room for one idle connection");
