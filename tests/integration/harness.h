@@ -55,6 +55,21 @@ void h_port_server_start(struct h_server *s, const char *kind, const char *cmd);
  * NULL); waits until it answers "version" (10 s at most). */
 void h_memcached_start(struct h_server *s, const char *extra_args);
 
+/* Starts MariaDB (mariadbd, Debian mariadb-server) with a data directory
+ * of its own in s->dir (mariadb-install-db), on 127.0.0.1 on a free port
+ * and on the unix socket s->dir/mysql.sock, and waits until it answers
+ * (30 s at most). root logs in over the socket without a password. */
+void h_mariadb_start(struct h_server *s);
+
+/* Runs sql (several statements allowed) as root over the unix socket with
+ * the mariadb client; its output (tab-separated, no column names). Fails
+ * the test on an error. */
+char *h_mariadb_sql(struct h_server *s, const char *sql);
+
+/* A global status counter (e.g. "Connections"); Connections leaves out the
+ * harness's own, so it counts only what the programs under test did. */
+long h_mariadb_status(struct h_server *s, const char *name);
+
 /* SIGTERM, waits (SIGKILL after 10 s), removes s->dir, sets s->pid to 0.
  * Does nothing when s->pid is 0, so it is safe in a .fini fixture. Servers
  * still running when the test process exits are stopped the same way (and

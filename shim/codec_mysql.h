@@ -1,0 +1,61 @@
+/* codec_mysql.h - MySQL/MariaDB client/server framing behind codec.h.
+ *
+ * The codec follows a connection from the server's greeting: the login
+ * (HandshakeResponse41, or an SSLRequest: TLS, never pooled), the
+ * authentication exchange (auth switch, more data, OK or ERR), then each
+ * command and the reply it is owed: OK/ERR, a result set (column count,
+ * column definitions, EOF unless CLIENT_DEPRECATE_EOF, rows, EOF or OK,
+ * and again while SERVER_MORE_RESULTS_EXISTS), a prepared statement's
+ * definitions, a field list, fetched rows. Packets of 16 MB and more are
+ * followed through their continuation packets.
+ *
+ * A connection is parkable only between commands (every reply read) or
+ * after COM_QUIT. Never: TLS, compression, a login that failed,
+ * COM_CHANGE_USER, LOAD DATA LOCAL INFILE (the server asked for a file),
+ * a command this codec does not know, a command written while a reply was
+ * still due. Nothing is replayed: a query may act twice.
+ *
+ * Not yet a pooling codec: handing a MySQL connection to a new user needs
+ * its greeting served again and the login answered (issue 13), so
+ * TWPOOL_TARGETS's mysql does not use it yet (shim/codec.c). */
+#ifndef TWP_CODEC_MYSQL_H
+#define TWP_CODEC_MYSQL_H
+
+#include <stdint.h>
+
+#include "codec.h"
+
+/* The reasons verdict() gives, named once. */
+#define TWP_MY_R_DUE TWP_R_LAST_WRITE  /* a reply is still due or unread */
+#define TWP_MY_R_PARTIAL TWP_R_PARTIAL /* inside a packet */
+#define TWP_MY_R_TLS TWP_R_TUNNEL      /* TLS or compression negotiated */
+#define TWP_MY_R_STATE TWP_R_STATE     /* change user, a file asked for */
+#define TWP_MY_R_CONFUSED TWP_R_PROTOCOL /* not MySQL as this codec knows it */
+#define TWP_MY_R_LOGIN TWP_R_ERROR     /* the login failed */
+
+extern const struct twp_codec twp_codec_mysql;
+
+/* 1 when the program's last command was COM_QUIT (nothing is owed). */
+int twp_mysql_quit(const void *state);
+
+/* A login (HandshakeResponse41 payload) cut into its fields; pointers
+ * into the payload. */
+struct twp_my_login {
+	uint32_t caps;
+	uint8_t charset;
+	const uint8_t *user, *auth, *db, *plugin, *attrs;
+	size_t user_len, auth_len, db_len, plugin_len, attrs_len; /* attrs: with its length */
+};
+
+/* 0 with l filled, or -1 when p[0..n) is no login this codec can follow. */
+int twp_mysql_login_parse(const uint8_t *p, size_t n, struct twp_my_login *l);
+
+/* The COM_CHANGE_USER payload that logs the connection in again as l,
+ * whose auth data answers the scramble of the greeting l saw: the
+ * session it leaves is a fresh login's (nothing of the last user's, the
+ * login's database selected; COM_RESET_CONNECTION keeps a USE). Its length,
+ * or 0 when it does not fit cap. MariaDB answers it with an auth switch
+ * carrying that same scramble, which l's auth data answers. */
+size_t twp_mysql_change_user(const struct twp_my_login *l, uint8_t *buf, size_t cap);
+
+#endif

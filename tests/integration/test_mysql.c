@@ -1,0 +1,100 @@
+/* MySQL/MariaDB targets: a real mariadbd started by the harness, PyMySQL
+ * clients under the shim, judged by the server's Connections counter and
+ * the replies the clients checked. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "harness.h"
+
+#define fmt h_fmt
+
+static struct h_server db;
+
+static void up(void)
+{
+	h_mariadb_start(&db);
+	free(h_mariadb_sql(&db, "CREATE DATABASE d1; CREATE DATABASE d2;"
+				" CREATE USER u1@'%' IDENTIFIED BY 'p1'; CREATE USER u2@'%' IDENTIFIED BY 'p2';"
+				" GRANT ALL ON d1.* TO u1@'%'; GRANT ALL ON d2.* TO u1@'%';"
+				" GRANT ALL ON d2.* TO u2@'%';"
+				" CREATE TABLE d1.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64));"
+				" INSERT INTO d1.t (v) VALUES ('a'), ('b');"));
+}
+
+static void down(void)
+{
+	h_server_stop(&db);
+}
+
+TestSuite(mysql, .init = up, .fini = down, .timeout = 300);
+
+/* Runs tests/progs/NAME with args under the shim (target: the
+ * TWPOOL_TARGETS entry; NULL: without the shim) and expects it to end with
+ * "WORD 0". */
+static void prog(const char *name, char *const args[], const char *target, const char *word)
+{
+	char *argv[16] = { "/usr/bin/python3", fmt("%s/tests/progs/%s", h_src(), name),
+			   fmt("%d", db.port) };
+	int n = 3;
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	char *env[] = { target ? fmt("TWPOOL_TARGETS=%s", target) : NULL, NULL };
+	struct h_run r;
+	h_run(&r, argv, env, target != NULL, 120);
+	cr_assert_eq(r.status, 0, "%s failed (status %d): %s%s", name, r.status, r.out, r.err);
+	char *at = strstr(r.out, word);
+	long count = -1;
+	cr_assert(at && sscanf(at + strlen(word), "%ld", &count) == 1, "no %s count in: %s", word,
+		  r.out);
+	cr_expect_eq(count, 0, "%s under %s: %s", name, target ? target : "no shim", r.out);
+	h_run_free(&r);
+}
+
+/* mysql-cycle.py: n connect + query + go away, as u1 on d1. */
+static void cycles(const char *target, int n, const char *mode)
+{
+	prog("mysql-cycle.py", (char *[]){ fmt("%d", n), (char *)mode, "u1:p1:d1", NULL }, target,
+	     "errors ");
+}
+
+/* The server speaks first: a parked connection's greeting was read by its
+ * first user, so the next user would wait for one that never comes (it
+ * did, until its 5 s timeout). A client that goes without COM_QUIT, under
+ * /mysql and under a target without a protocol: never pooled. */
+Test(mysql, greeting_is_never_lost_to_a_parked_connection)
+{
+	const char *targets[] = { "127.0.0.1:%d/mysql", "127.0.0.1:%d" };
+	for (int i = 0; i < 2; i++) {
+		long before = h_mariadb_status(&db, "Connections");
+		cycles(fmt(targets[i], db.port), 6, "noquit");
+		long made = h_mariadb_status(&db, "Connections") - before;
+		cr_expect_eq(made, 6, "%s: 6 runs made %ld server connections",
+			     fmt(targets[i], db.port), made);
+	}
+}
+
+/* Two users and two databases alternating in one process: each run sees
+ * its own login's user and database. */
+Test(mysql, alternating_logins_each_see_their_own)
+{
+	char *args[] = { "40", "quit", "u1:p1:d1", "u2:p2:d2", "u1:p1:d2", NULL };
+	prog("mysql-cycle.py", args, NULL, "errors ");
+	prog("mysql-cycle.py", args, fmt("127.0.0.1:%d/mysql", db.port), "errors ");
+	prog("mysql-cycle.py", args, fmt("127.0.0.1:%d", db.port), "errors ");
+}
+
+/* Session state left by one connection (a USE, variables, sql_mode, a
+ * temporary table, an open transaction, a row lock, GET_LOCK,
+ * LAST_INSERT_ID, a prepared statement) is invisible to the next one of
+ * the same process: the same checks without the shim and with it. */
+Test(mysql, session_state_never_reaches_the_next_user)
+{
+	const char *modes[] = { "quit", "noquit" };
+	for (int i = 0; i < 2; i++) {
+		char *args[] = { (char *)modes[i], NULL };
+		prog("mysql-state.py", args, NULL, "leaks ");
+		prog("mysql-state.py", args, fmt("127.0.0.1:%d/mysql", db.port), "leaks ");
+	}
+}
