@@ -332,17 +332,22 @@ Test(broker, overflow_goes_to_the_broker)
 	cr_expect_eq(with, 0, "%d TIME_WAIT with the broker (%d without)", with, without);
 }
 
-/* Python under the shim, one process per script. */
-static void py_run(const char *script)
+/* Python under the shim, one process per script; codec: "" or "/redis". */
+static void py_run_codec(const char *codec, const char *script)
 {
 	char *argv[] = { "python3", "-c", (char *)script, NULL };
-	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port),
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d%s", srv.port, codec),
 			fmt("TWPOOL_BROKER=%s", sock_path), NULL };
 	struct h_run r;
 	h_run(&r, argv, env, 1, 60);
 	cr_assert_eq(r.status, 0, "python failed: %s%s", r.out, r.err);
 	cr_assert_str_eq(r.out, "ok\n", "%s%s", r.out, r.err);
 	h_run_free(&r);
+}
+
+static void py_run(const char *script)
+{
+	py_run_codec("", script);
 }
 
 #define PY_CONNECT \
@@ -366,4 +371,26 @@ Test(broker, options_stay_with_their_program)
 		   "print('ok')\n", PY_PING(srv.port)));
 	cr_expect_eq(h_redis_info(&srv, "total_connections_received"), 1,
 		     "the second program did not reuse the first one's connection");
+}
+
+/* A program that switched database and exited: its connection goes to the
+ * broker only once the reset written at park has been answered, so the
+ * next program, through the broker, reuses it and is in database 0. */
+Test(broker, tainted_connection_is_reset_before_lending)
+{
+	start_broker();
+	cr_assert_eq(h_redis_cmd_int(&srv, "INCR k"), 1);
+	py_run_codec("/redis", fmt(PY_CONNECT "s.connect(('127.0.0.1', %d))\n"
+		   "s.sendall(b'SELECT 1\\r\\nSET k db1\\r\\n')\n"
+		   "b = b''\n"
+		   "while b.count(b'\\r\\n') < 2: b += s.recv(100)\n"
+		   "assert b == b'+OK\\r\\n+OK\\r\\n', b\n"
+		   "print('ok')\n", srv.port));
+	py_run_codec("/redis", fmt(PY_CONNECT "s.connect(('127.0.0.1', %d))\n"
+		   "s.sendall(b'GET k\\r\\n')\n"
+		   "b = s.recv(100)\n"
+		   "assert b == b'$1\\r\\n1\\r\\n', 'not database 0: %%r' %% b\n"
+		   "print('ok')\n", srv.port));
+	cr_expect_eq(h_redis_info(&srv, "total_connections_received"), 1,
+		     "the tainted connection was closed, not reset and lent");
 }
