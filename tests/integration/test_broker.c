@@ -394,3 +394,32 @@ Test(broker, tainted_connection_is_reset_before_lending)
 	cr_expect_eq(h_redis_info(&srv, "total_connections_received"), 1,
 		     "the tainted connection was closed, not reset and lent");
 }
+
+/* Socket activation (the shipped twpool-broker.socket): the broker serves
+ * the socket it was passed, and leaves it where it is (same inode). */
+Test(broker, serves_the_socket_systemd_passes)
+{
+	struct stat before, after;
+	char *log = h_tmp("broker.log");
+	char *argv[] = { "systemd-socket-activate", "--seqpacket", "-l", sock_path,
+			 fmt("%s/twpool-broker", h_build()), "--socket", sock_path, "--verbose", NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, (char *[]){ NULL }), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 500 && stat(sock_path, &before) < 0; i++)
+		usleep(10000);
+	cr_assert_eq(stat(sock_path, &before), 0, "systemd-socket-activate did not listen");
+	h_write_file(fmt("%s.lock", sock_path), fmt("%d\n", (int)pid)); /* for down() */
+	set_key();
+	cr_expect_eq(loop(30, 1, 0, NULL), 0);
+	long conns = h_redis_info(&srv, "total_connections_received");
+	int late = timeouts();
+	cr_expect_leq(conns, 3 + late, "30 runs made %ld connections (%d slow answers)", conns, late);
+	cr_assert_eq(stat(sock_path, &after), 0, "the socket file is gone");
+	cr_expect_eq(after.st_ino, before.st_ino, "the broker replaced systemd's socket with its own");
+	char *text = h_slurp(log);
+	cr_expect(text && strstr(text, "socket from systemd"), "broker log: %s", text);
+}
