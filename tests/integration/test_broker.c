@@ -160,25 +160,32 @@ Test(broker, stale_socket_file_is_replaced)
 	cr_expect_leq(conns, 3, "%ld server connections with a stale socket file", conns);
 }
 
+/* argv (argv[0] looked up in PATH), stderr in broker.log; returns the
+ * log's path once sock_path exists. */
+static char *spawn_logged(char *const argv[], pid_t *pid)
+{
+	char *log = h_tmp("broker.log");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawnp(pid, argv[0], &fa, NULL, argv, (char *[]){ NULL }), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 500 && access(sock_path, F_OK) < 0; i++)
+		usleep(10000);
+	cr_assert_eq(access(sock_path, F_OK), 0, "%s did not listen on %s", argv[0], sock_path);
+	return log;
+}
+
 /* build/twpool-broker --socket sock_path, its stderr in a file. Idle
  * connections are kept for minutes: slow (sanitized) programs between a
  * give and a take must not turn a test of something else into one of the
  * idle timeout. */
 static char *start_broker(void)
 {
-	char *log = h_tmp("broker.log");
 	char *argv[] = { fmt("%s/twpool-broker", h_build()), "--socket", sock_path, "--linger",
 			 "60", "--idle-timeout-ms", "600000", "--verbose", NULL };
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, (char *[]){ NULL }), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 500 && access(sock_path, F_OK) < 0; i++)
-		usleep(10000);
-	cr_assert_eq(access(sock_path, F_OK), 0, "the broker did not listen on %s", sock_path);
-	return log;
+	return spawn_logged(argv, &pid);
 }
 
 /* Root's broker, reachable by everyone (socket 0666): nobody's runs get
@@ -400,18 +407,11 @@ Test(broker, tainted_connection_is_reset_before_lending)
 Test(broker, serves_the_socket_systemd_passes)
 {
 	struct stat before, after;
-	char *log = h_tmp("broker.log");
 	char *argv[] = { "systemd-socket-activate", "--seqpacket", "-l", sock_path,
 			 fmt("%s/twpool-broker", h_build()), "--socket", sock_path, "--verbose", NULL };
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	cr_assert_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, (char *[]){ NULL }), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 500 && stat(sock_path, &before) < 0; i++)
-		usleep(10000);
-	cr_assert_eq(stat(sock_path, &before), 0, "systemd-socket-activate did not listen");
+	char *log = spawn_logged(argv, &pid);
+	cr_assert_eq(stat(sock_path, &before), 0);
 	h_write_file(fmt("%s.lock", sock_path), fmt("%d\n", (int)pid)); /* for down() */
 	set_key();
 	cr_expect_eq(loop(30, 1, 0, NULL), 0);

@@ -136,6 +136,22 @@ static int scaled(int n, int under_sanitizer)
 	return san && *san ? under_sanitizer : n;
 }
 
+/* What a loop of n runs of what must show: no failure, a few slow answers
+ * at most (a loaded machine), and per slow answer at most one more server
+ * connection and client TIME_WAIT than the 3 allowed. */
+static void judge(const char *what, int n, long errors, long conns, int tw)
+{
+	int late = late_answers();
+	cr_log_info("%s x %d: %ld errors, %ld server connections, %d TIME_WAIT, %d slow answers", what,
+		    n, errors, conns, tw, late);
+	cr_expect_eq(errors, 0, "%ld of %d %s runs failed", errors, n, what);
+	cr_expect_leq(late, n / 20, "%d of %d runs found the broker too slow", late, n);
+	cr_expect_leq(conns, 3 + late, "%d %s runs made %ld server connections (%d slow answers)", n,
+		      what, conns, late);
+	cr_expect_leq(tw, 3 + late, "%d client TIME_WAIT after %d %s runs (%d slow answers)", tw, n,
+		      what, late);
+}
+
 /* curl sends nothing that stops a park (HTTP/1.1, keep-alive, a whole
  * response read): each run's connection goes to the broker at exit. */
 Test(oneshot, curl_loop_reuses_across_processes)
@@ -143,16 +159,8 @@ Test(oneshot, curl_loop_reuses_across_processes)
 	int n = scaled(1000, 200);
 	long errors = loop(n, fmt("curl -sf http://127.0.0.1:%d/small", nginx_port), "small",
 			   fmt("127.0.0.1:%d/http", nginx_port));
-	int tw = h_timewait(nginx_port), late = late_answers();
-	long conns = nginx_accepts() - 1;
-	cr_log_info("curl x %d: %ld errors, %ld nginx connections, %d TIME_WAIT, %d slow answers", n,
-		    errors, conns, tw, late);
-	cr_expect_eq(errors, 0, "%ld of %d curl runs failed", errors, n);
-	cr_expect_leq(late, n / 20, "%d of %d runs found the broker too slow", late, n);
-	cr_expect_leq(conns, 3 + late, "%d curl runs made %ld nginx connections (%d slow answers)", n,
-		      conns, late);
-	cr_expect_leq(tw, 3 + late, "%d client TIME_WAIT after %d curl runs (%d slow answers)", tw, n,
-		      late);
+	int tw = h_timewait(nginx_port);
+	judge("curl", n, errors, nginx_accepts() - 1, tw);
 }
 
 /* php -n: no extensions loaded, fsockopen is the core's. */
@@ -163,15 +171,8 @@ Test(oneshot, php_loop_reuses_across_processes)
 	char *php = fmt("php -n -r '$f = fsockopen(\"127.0.0.1\", %d); fwrite($f, \"GET k\\r\\n\");"
 			" fgets($f); echo trim(fgets($f)); fclose($f);'", redis.port);
 	long errors = loop(n, php, "1", fmt("127.0.0.1:%d/redis", redis.port));
-	long conns = h_redis_info(&redis, "total_connections_received");
-	int tw = h_timewait(redis.port), late = late_answers();
-	cr_log_info("php x %d: %ld errors, %ld redis connections, %d TIME_WAIT, %d slow answers", n,
-		    errors, conns, tw, late);
-	cr_expect_eq(errors, 0, "%ld of %d php runs failed", errors, n);
-	cr_expect_leq(late, n / 20, "%d of %d runs found the broker too slow", late, n);
-	cr_expect_leq(conns, 3 + late, "%d php runs made %ld redis connections (%d slow answers)", n,
-		      conns, late);
-	cr_expect_leq(tw, 3 + late, "%d client TIME_WAIT after %d php runs", tw, n);
+	judge("php", n, errors, h_redis_info(&redis, "total_connections_received"),
+	      h_timewait(redis.port));
 }
 
 /* In a network namespace of its own, 100 ephemeral ports and no TIME_WAIT
