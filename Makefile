@@ -17,6 +17,7 @@ MANDIR ?= $(PREFIX)/share/man
 INCLUDEDIR ?= $(PREFIX)/include
 DOCDIR ?= $(PREFIX)/share/doc/twpool
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 BUILD ?= build
 CFLAGS ?= -O2 -g
 WERROR ?=
@@ -167,11 +168,12 @@ fuzz:
 	scripts/fuzz $(FUZZ_SECONDS)
 
 EXAMPLES = $(wildcard cmd/examples/*)
+USERUNITS = cmd/examples/twpool-broker.service cmd/examples/twpool-broker.socket
 
 install: $(LIB) $(CMD) $(BUILD)/twpool-broker
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BASHCOMPDIR) \
-		$(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(USERUNITDIR)
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	install -m 0755 $(BUILD)/twpool-broker $(DESTDIR)$(LIBDIR)/twpool-broker
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so
@@ -181,6 +183,7 @@ install: $(LIB) $(CMD) $(BUILD)/twpool-broker
 	install -m 0644 include/twpool.h $(DESTDIR)$(INCLUDEDIR)/twpool.h
 	install -m 0644 cmd/twpool.bash-completion $(DESTDIR)$(BASHCOMPDIR)/twpool
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(USERUNITS) $(DESTDIR)$(USERUNITDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libtwpool.so $(DESTDIR)$(LIBDIR)/twpool-broker
@@ -188,6 +191,7 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man5/twpool.conf.5 $(DESTDIR)$(INCLUDEDIR)/twpool.h
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/twpool
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES)))
+	rm -f $(addprefix $(DESTDIR)$(USERUNITDIR)/,$(notdir $(USERUNITS)))
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The packages are built in a copy of the tree, so that the package

@@ -7,7 +7,9 @@
  * fixed-size twp_bmsg, a reply that does not fit at once drops the client.
  * Serves only its own uid (SO_PEERCRED) and namespace (twp_bmsg.netns). A
  * lock file beside the socket makes it one per path: a second one exits,
- * and a stale socket file is replaced only by the lock's holder. */
+ * and a stale socket file is replaced only by the lock's holder. Under
+ * systemd socket activation (LISTEN_FDS) the socket is systemd's: used as
+ * given, never renamed or removed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -39,6 +41,7 @@ int tb_verbose;
 static const char *sock_path;
 static unsigned linger_s = 30;
 static int lfd = -1, spare = -1;
+static int activated; /* lfd came from systemd (LISTEN_FDS) */
 static uint64_t netns;
 static uint64_t *client_since; /* by fd; 0: not a client */
 static int fd_cap, nclients;
@@ -281,6 +284,41 @@ static int listen_on(void)
 	return epoll_ctl(tb_epoll, EPOLL_CTL_ADD, lfd, &ev);
 }
 
+/* The listening socket systemd passed (LISTEN_FDS=1, fd 3), or -1 when
+ * none was; one of another kind is refused, said once. */
+static int inherited_listener(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *n = getenv("LISTEN_FDS");
+	int type = 0, on = 0;
+	socklen_t l = sizeof(type), ol = sizeof(on);
+	if (!pid || !n || atol(pid) != (long)getpid())
+		return -1;
+	if (strcmp(n, "1") || getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &l) < 0 ||
+	    type != SOCK_SEQPACKET || getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) < 0 || !on) {
+		tb_log("LISTEN_FDS=%s: not one listening SOCK_SEQPACKET socket (ListenSequentialPacket=); "
+		       "listening on %s myself", n, sock_path);
+		return -1;
+	}
+	int fl = fcntl(3, F_GETFL);
+	if (fl < 0 || fcntl(3, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+	return 3;
+}
+
+/* The socket systemd passed, or one of our own (listen_on). */
+static int listen_any(void)
+{
+	lfd = inherited_listener();
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (lfd < 0)
+		return listen_on();
+	activated = 1;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
+	return epoll_ctl(tb_epoll, EPOLL_CTL_ADD, lfd, &ev);
+}
+
 /* As many fds as the hard limit allows: each held connection is one. */
 static int fd_budget(void)
 {
@@ -373,11 +411,13 @@ int tb_main(int argc, char **argv)
 		return 1;
 	if (take_lock() < 0)
 		return 0; /* one is running: nothing to do */
-	if (listen_on() < 0)
+	if (listen_any() < 0)
 		return 1;
-	tb_log_debug("serving %s (uid %u)", sock_path, (unsigned)geteuid());
+	tb_log_debug("serving %s (uid %u%s)", sock_path, (unsigned)geteuid(),
+		     activated ? ", socket from systemd" : "");
 	run();
-	unlink(sock_path); /* still under the lock: no successor's file */
+	if (!activated)
+		unlink(sock_path); /* still under the lock: no successor's file */
 	return 0;
 }
 

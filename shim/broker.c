@@ -244,8 +244,9 @@ static int give(int b, struct twp_conn *c)
 	struct twp_bmsg m;
 	struct twp_opts *opts = c->opts;
 	/* A reset's reply still on its way would reach the next program as
-	 * the reply to its own first request: such a connection stays here. */
-	if (c->reset_pending)
+	 * the reply to its own first request: it is read here first (it has
+	 * usually come already), or the connection stays here. */
+	if (c->reset_pending && twp_conn_consume_reset(c, c->fd) != TWP_R_NONE)
 		return -1;
 	c->opts = NULL;
 	if (opts && twp_sockopt_restore(c->fd, opts) < 0)

@@ -1,6 +1,7 @@
 /* conn.c - a pooled connection's life apart from any fd: made, used,
  * freed, discarded. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "pool.h"
 #include "privfd.h"
+#include "real.h"
 #include "stats.h"
 
 /* Bumped by every fork, vfork, posix_spawn, system and popen: a connection
@@ -118,6 +120,33 @@ void twp_conn_discard_inuse(struct twp_conn *c, int fd, enum twp_reason why)
 		c->fd = -1;
 	twp_count(&c->target->n.closed);
 	twp_conn_discard(c, why);
+}
+
+/* Longest wait for the reply to a reset written at park: it is usually
+ * there already, the program having done other work since. */
+#define TWP_RESET_WAIT_MS 50
+
+enum twp_reason twp_conn_consume_reset(struct twp_conn *c, int fd)
+{
+	const struct twp_codec *k = c->codec;
+	char buf[64];
+	size_t got = 0, want = k->reset_reply_len < sizeof(buf) ? k->reset_reply_len : sizeof(buf);
+	uint64_t deadline = twp_now_ms() + TWP_RESET_WAIT_MS;
+	c->reset_pending = 0;
+	while (got < want) {
+		ssize_t r = twp_real.recv(fd, buf + got, want - got, MSG_DONTWAIT);
+		uint64_t now = twp_now_ms();
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
+		    now >= deadline)
+			return TWP_R_STALE;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		TWP_NEXT(poll)(&p, 1, (int)(deadline - now));
+	}
+	return memcmp(buf, k->reset_reply, want) ? TWP_R_STALE : TWP_R_NONE;
 }
 
 void twp_conn_tick(void)

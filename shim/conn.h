@@ -83,6 +83,12 @@ void twp_conn_free(struct twp_conn *c);
 void twp_conn_discard(struct twp_conn *c, enum twp_reason why);
 void twp_conn_discard_list(struct twp_conn *list, enum twp_reason why);
 
+/* Reads, on fd (c's socket), the reply to the codec's reset written at
+ * park, waiting a bounded few ms: TWP_R_NONE when it was exactly the
+ * codec's reset_reply, else why the connection must not be used again.
+ * Clears c->reset_pending either way. */
+enum twp_reason twp_conn_consume_reset(struct twp_conn *c, int fd);
+
 /* Discards the connection in use under the program's fd, which the
  * program (or a bulk close, dup2, fclose) closes itself. */
 void twp_conn_discard_inuse(struct twp_conn *c, int fd, enum twp_reason why);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
 
 #include "broker.h"
@@ -54,35 +53,6 @@ static enum twp_reason tcp_check(int fd)
  * Past it, TCP_INFO is asked too. */
 #define TWP_SMALL_REQUEST 16384
 
-/* Longest wait for the reply to a reset written at park: it is usually
- * there already, the program having done other work since. */
-#define TWP_RESET_WAIT_MS 50
-
-/* Reads the reply to the codec's reset written at park: exactly the
- * codec's reset_reply, or the connection is not reused. */
-static enum twp_reason consume_reset(int fd, struct twp_conn *c)
-{
-	const struct twp_codec *k = c->codec;
-	char buf[64];
-	size_t got = 0, want = k->reset_reply_len < sizeof(buf) ? k->reset_reply_len : sizeof(buf);
-	uint64_t deadline = twp_now_ms() + TWP_RESET_WAIT_MS;
-	c->reset_pending = 0;
-	while (got < want) {
-		ssize_t r = twp_real.recv(fd, buf + got, want - got, MSG_DONTWAIT);
-		uint64_t now = twp_now_ms();
-		if (r > 0) {
-			got += (size_t)r;
-			continue;
-		}
-		if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
-		    now >= deadline)
-			return TWP_R_STALE;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		TWP_NEXT(poll)(&p, 1, (int)(deadline - now));
-	}
-	return memcmp(buf, k->reset_reply, want) ? TWP_R_STALE : TWP_R_NONE;
-}
-
 /* The check before a parked connection is used again: nothing waiting (no
  * late reply, no EOF, no error), nothing unsent, still ESTABLISHED. An EOF
  * or reset shows in the peek; the TCP state beyond that only matters when
@@ -93,7 +63,7 @@ static enum twp_reason reuse_check(int fd, struct twp_conn *c)
 	int saved = errno;
 	if (twp_conn_server_first(c))
 		return TWP_R_SERVER_FIRST;
-	enum twp_reason why = c->reset_pending ? consume_reset(fd, c) : TWP_R_NONE;
+	enum twp_reason why = c->reset_pending ? twp_conn_consume_reset(c, fd) : TWP_R_NONE;
 	if (why != TWP_R_NONE) {
 		errno = saved;
 		return why;

@@ -160,25 +160,32 @@ Test(broker, stale_socket_file_is_replaced)
 	cr_expect_leq(conns, 3, "%ld server connections with a stale socket file", conns);
 }
 
+/* argv (argv[0] looked up in PATH), stderr in broker.log; returns the
+ * log's path once sock_path exists. */
+static char *spawn_logged(char *const argv[], pid_t *pid)
+{
+	char *log = h_tmp("broker.log");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	cr_assert_eq(posix_spawnp(pid, argv[0], &fa, NULL, argv, (char *[]){ NULL }), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 0; i < 500 && access(sock_path, F_OK) < 0; i++)
+		usleep(10000);
+	cr_assert_eq(access(sock_path, F_OK), 0, "%s did not listen on %s", argv[0], sock_path);
+	return log;
+}
+
 /* build/twpool-broker --socket sock_path, its stderr in a file. Idle
  * connections are kept for minutes: slow (sanitized) programs between a
  * give and a take must not turn a test of something else into one of the
  * idle timeout. */
 static char *start_broker(void)
 {
-	char *log = h_tmp("broker.log");
 	char *argv[] = { fmt("%s/twpool-broker", h_build()), "--socket", sock_path, "--linger",
 			 "60", "--idle-timeout-ms", "600000", "--verbose", NULL };
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, (char *[]){ NULL }), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	for (int i = 0; i < 500 && access(sock_path, F_OK) < 0; i++)
-		usleep(10000);
-	cr_assert_eq(access(sock_path, F_OK), 0, "the broker did not listen on %s", sock_path);
-	return log;
+	return spawn_logged(argv, &pid);
 }
 
 /* Root's broker, reachable by everyone (socket 0666): nobody's runs get
@@ -332,17 +339,22 @@ Test(broker, overflow_goes_to_the_broker)
 	cr_expect_eq(with, 0, "%d TIME_WAIT with the broker (%d without)", with, without);
 }
 
-/* Python under the shim, one process per script. */
-static void py_run(const char *script)
+/* Python under the shim, one process per script; codec: "" or "/redis". */
+static void py_run_codec(const char *codec, const char *script)
 {
 	char *argv[] = { "python3", "-c", (char *)script, NULL };
-	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d", srv.port),
+	char *env[] = { fmt("TWPOOL_TARGETS=127.0.0.1:%d%s", srv.port, codec),
 			fmt("TWPOOL_BROKER=%s", sock_path), NULL };
 	struct h_run r;
 	h_run(&r, argv, env, 1, 60);
 	cr_assert_eq(r.status, 0, "python failed: %s%s", r.out, r.err);
 	cr_assert_str_eq(r.out, "ok\n", "%s%s", r.out, r.err);
 	h_run_free(&r);
+}
+
+static void py_run(const char *script)
+{
+	py_run_codec("", script);
 }
 
 #define PY_CONNECT \
@@ -366,4 +378,48 @@ Test(broker, options_stay_with_their_program)
 		   "print('ok')\n", PY_PING(srv.port)));
 	cr_expect_eq(h_redis_info(&srv, "total_connections_received"), 1,
 		     "the second program did not reuse the first one's connection");
+}
+
+/* A program that switched database and exited: its connection goes to the
+ * broker only once the reset written at park has been answered, so the
+ * next program, through the broker, reuses it and is in database 0. */
+Test(broker, tainted_connection_is_reset_before_lending)
+{
+	start_broker();
+	cr_assert_eq(h_redis_cmd_int(&srv, "INCR k"), 1);
+	py_run_codec("/redis", fmt(PY_CONNECT "s.connect(('127.0.0.1', %d))\n"
+		   "s.sendall(b'SELECT 1\\r\\nSET k db1\\r\\n')\n"
+		   "b = b''\n"
+		   "while b.count(b'\\r\\n') < 2: b += s.recv(100)\n"
+		   "assert b == b'+OK\\r\\n+OK\\r\\n', b\n"
+		   "print('ok')\n", srv.port));
+	py_run_codec("/redis", fmt(PY_CONNECT "s.connect(('127.0.0.1', %d))\n"
+		   "s.sendall(b'GET k\\r\\n')\n"
+		   "b = s.recv(100)\n"
+		   "assert b == b'$1\\r\\n1\\r\\n', 'not database 0: %%r' %% b\n"
+		   "print('ok')\n", srv.port));
+	cr_expect_eq(h_redis_info(&srv, "total_connections_received"), 1,
+		     "the tainted connection was closed, not reset and lent");
+}
+
+/* Socket activation (the shipped twpool-broker.socket): the broker serves
+ * the socket it was passed, and leaves it where it is (same inode). */
+Test(broker, serves_the_socket_systemd_passes)
+{
+	struct stat before, after;
+	char *argv[] = { "systemd-socket-activate", "--seqpacket", "-l", sock_path,
+			 fmt("%s/twpool-broker", h_build()), "--socket", sock_path, "--verbose", NULL };
+	pid_t pid;
+	char *log = spawn_logged(argv, &pid);
+	cr_assert_eq(stat(sock_path, &before), 0);
+	h_write_file(fmt("%s.lock", sock_path), fmt("%d\n", (int)pid)); /* for down() */
+	set_key();
+	cr_expect_eq(loop(30, 1, 0, NULL), 0);
+	long conns = h_redis_info(&srv, "total_connections_received");
+	int late = timeouts();
+	cr_expect_leq(conns, 3 + late, "30 runs made %ld connections (%d slow answers)", conns, late);
+	cr_assert_eq(stat(sock_path, &after), 0, "the socket file is gone");
+	cr_expect_eq(after.st_ino, before.st_ino, "the broker replaced systemd's socket with its own");
+	char *text = h_slurp(log);
+	cr_expect(text && strstr(text, "socket from systemd"), "broker log: %s", text);
 }
