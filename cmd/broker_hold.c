@@ -46,9 +46,11 @@ void tb_evict(int fd, const char *why)
 	nheld--;
 }
 
+/* The same address, pooled under the same protocol's rules. */
 static int same_target(const struct twp_bmsg *a, const struct twp_bmsg *b)
 {
-	return a->family == b->family && !memcmp(&a->key, &b->key, sizeof(a->key));
+	return a->family == b->family && a->proto == b->proto &&
+	       !memcmp(&a->key, &b->key, sizeof(a->key));
 }
 
 /* The held connection to m's target parked last (lru = 0) or first. */

@@ -21,6 +21,7 @@
 
 #include "broker.h"
 #include "clock.h"
+#include "codec.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
@@ -252,6 +253,7 @@ static int give(int b, struct twp_conn *c)
 	if (opts && twp_sockopt_restore(c->fd, opts) < 0)
 		return -1;
 	fill(&m, TWP_BOP_PUT, &c->target->key, c->family);
+	m.proto = twp_bproto(c->codec ? c->codec->name : NULL);
 	m.uses = c->uses;
 	m.born_ms = c->born_ms;
 	m.expires_ms = c->expires_ms;
@@ -334,6 +336,7 @@ struct twp_conn *twp_broker_take(struct twp_target *t, const struct twp_codec *c
 	if (b < 0)
 		return NULL;
 	fill(&m, TWP_BOP_GET, &t->key, sa->sa_family);
+	m.proto = twp_bproto(codec ? codec->name : NULL);
 	/* Less than the wait: the coarse clock's tick, the reply's way back. */
 	m.expires_ms = twp_now_ms() + TWPOOL_BROKER_WAIT_MS - 8;
 	if (send_msg(b, &m, -1) < 0 || recv_reply(b, &m, &fd) < 0)

@@ -34,13 +34,25 @@ struct twp_bmsg {
 	uint64_t netns;    /* inode of the sender's /proc/self/ns/net */
 	struct twp_key key;
 	uint32_t uses;     /* times handed to a program so far */
-	uint32_t pad;
+	uint32_t proto;    /* the protocol it was pooled under (twp_bproto):
+			    * lent only to a program of the same, since the
+			    * rules that found it clean were that codec's */
 	uint64_t born_ms;  /* real connect, CLOCK_MONOTONIC_COARSE */
 	uint64_t expires_ms; /* PUT, FD: end of its lifetime (0: none); GET:
 			      * the asker's deadline, past which it no longer
 			      * waits and a lent fd would be lost */
 };
 _Static_assert(sizeof(struct twp_bmsg) == 64, "twp_bmsg must have no padding");
+
+/* A protocol's number in twp_bmsg.proto, the same in every process: a
+ * hash of its codec's name (0: the call-shape rules, no codec). */
+static inline uint32_t twp_bproto(const char *codec_name)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = codec_name; p && *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return codec_name ? h | 1u : 0;
+}
 
 /* Both ends' sendmsg and recvmsg: the shim's real ones, or libc's. */
 typedef ssize_t (*twp_bsend_fn)(int, const struct msghdr *, int);

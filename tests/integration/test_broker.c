@@ -402,6 +402,27 @@ Test(broker, tainted_connection_is_reset_before_lending)
 		     "the tainted connection was closed, not reset and lent");
 }
 
+/* A connection found clean by one protocol's rules is lent only to a
+ * program of the same protocol: raw rules let a SELECT pass, and a /redis
+ * program that took that connection was in database 1. */
+Test(broker, lends_only_under_the_same_protocol)
+{
+	start_broker();
+	cr_assert_eq(h_redis_cmd_int(&srv, "INCR k"), 1);
+	py_run_codec("/raw", fmt(PY_CONNECT "s.connect(('127.0.0.1', %d))\n"
+		   "s.sendall(b'SELECT 1\\r\\nSET k db1\\r\\n')\n"
+		   "b = b''\n"
+		   "while b.count(b'\\r\\n') < 2: b += s.recv(100)\n"
+		   "print('ok')\n", srv.port));
+	py_run_codec("/redis", fmt(PY_CONNECT "s.connect(('127.0.0.1', %d))\n"
+		   "s.sendall(b'GET k\\r\\n')\n"
+		   "b = s.recv(100)\n"
+		   "assert b == b'$1\\r\\n1\\r\\n', 'not database 0: %%r' %% b\n"
+		   "print('ok')\n", srv.port));
+	cr_expect_eq(h_redis_info(&srv, "total_connections_received"), 2,
+		     "the /redis program was lent the /raw program's connection");
+}
+
 /* Socket activation (the shipped twpool-broker.socket): the broker serves
  * the socket it was passed, and leaves it where it is (same inode). */
 Test(broker, serves_the_socket_systemd_passes)
