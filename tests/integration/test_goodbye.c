@@ -129,6 +129,10 @@ Test(goodbye, php_file_get_contents)
 
 Test(goodbye, wget_without_keepalive)
 {
+	/* wget hangs at start with libtsan preloaded, shim or not (CI's TSan
+	 * run: 100 s, and 10 s by hand without the shim). */
+	if (strstr(h_preload(), "tsan"))
+		cr_skip_test("wget runs in the plain and ASan suites, not beside the TSan runtime");
 	clients("wget", fmt("for i in $(seq %d); do echo " URL "; done | "
 			    "wget -q -O - --no-http-keep-alive -i -", ROUNDS, port), ROUNDS);
 }
