@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -515,10 +516,37 @@ static char *server_query(struct h_server *s, const char *req)
 	return b.p;
 }
 
+#define TCP_ESTABLISHED_ST 0x01 /* states as in /proc/net/tcp */
+#define TCP_TIME_WAIT_ST 0x06
+#define TCP_LISTEN_ST 0x0A
+
 static int port_in_any_socket(int port);
 
-/* A port no socket mentions, local or remote: an earlier test's TIME_WAIT
- * sockets towards a recycled port would count against the next test. */
+/* Claims port for this test process among all the run's test processes,
+ * which run in parallel: two of them given the same free port by the kernel
+ * before either server bound it would share one server, and each would count
+ * the other's connections and TIME_WAIT sockets. scripts/run-tests names the
+ * run's claim directory; a run without one (a test run by hand) claims
+ * nothing. 1: claimed or no directory; 0: another test has it. */
+static int port_claim(int port)
+{
+	const char *dir = getenv("TWPOOL_TEST_PORTS");
+	if (!dir || !*dir)
+		return 1;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%d", dir, port);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno != EEXIST)
+		cr_assert_fail("claiming port %d in %s: %s", port, dir, strerror(errno));
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* A port no socket mentions, local or remote (an earlier test's TIME_WAIT
+ * sockets towards a recycled port would count against the next test), and
+ * that no other test of the run was given. */
 int h_free_port(void)
 {
 	for (int tries = 0; tries < 100; tries++) {
@@ -531,15 +559,55 @@ int h_free_port(void)
 			cr_assert_fail("finding a free port: %s", strerror(errno));
 		close(fd);
 		int port = ntohs(a.sin_port);
-		if (!port_in_any_socket(port))
+		if (!port_in_any_socket(port) && port_claim(port))
 			return port;
 	}
 	cr_assert_fail("no port free of old sockets after 100 tries");
 	return -1;
 }
 
+/* Whether the socket listening on s->port is one of s->pid's own: a server
+ * that could not bind its port may still be running when a query to that
+ * port is answered by whatever else listens there. */
+static int listener_is_own(const struct h_server *s)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	unsigned long inode = 0;
+	for (int i = 0; i < 2 && !inode; i++) {
+		FILE *f = fopen(files[i], "r");
+		if (!f)
+			continue;
+		char line[512];
+		unsigned lport, st;
+		unsigned long ino;
+		while (!inode && fgets(line, sizeof(line), f))
+			if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu",
+				   &lport, &st, &ino) == 3 &&
+			    lport == (unsigned)s->port && st == TCP_LISTEN_ST)
+				inode = ino;
+		fclose(f);
+	}
+	if (!inode)
+		return 0;
+	char want[64], dir[64];
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)s->pid);
+	DIR *d = opendir(dir);
+	int own = 0;
+	for (struct dirent *e; d && !own && (e = readdir(d));) {
+		char link[PATH_MAX], got[128];
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		ssize_t n = readlink(link, got, sizeof(got) - 1);
+		own = n > 0 && (got[n] = '\0', !strcmp(got, want));
+	}
+	if (d)
+		closedir(d);
+	return own;
+}
+
 /* Sends query until the reply starts with want. 0: up; -1: the server
- * exited or stayed silent. */
+ * exited or stayed silent; -2: what answered on its port is not the server
+ * (it could not bind it). */
 static int server_wait(struct h_server *s, const char *query, const char *want)
 {
 	long deadline = now_ms() + START_TIMEOUT_MS;
@@ -550,7 +618,7 @@ static int server_wait(struct h_server *s, const char *query, const char *want)
 		int up = r && !strncmp(r, want, strlen(want));
 		free(r);
 		if (up)
-			return 0;
+			return listener_is_own(s) ? 0 : -2;
 		usleep(20000);
 	}
 	return -1;
@@ -572,10 +640,11 @@ void h_redis_start(struct h_server *s, const char *extra_args)
 		server_spawn(s, cmd, -1, "stderr.log");
 		free(cmd);
 		free(dir);
-		if (server_wait(s, "PING\r\nQUIT\r\n", "+PONG") == 0)
+		int up = server_wait(s, "PING\r\nQUIT\r\n", "+PONG");
+		if (up == 0)
 			return;
 		struct tail out = log_tail(s, "stderr.log"), log = log_tail(s, "redis.log");
-		int port_taken = strstr(log.text, "Address already in use") != NULL;
+		int port_taken = up == -2 || strstr(log.text, "Address already in use") != NULL;
 		h_server_stop(s);
 		if (!port_taken || try == REDIS_START_TRIES)
 			cr_assert_fail("redis-server did not start on port %d (is it installed? "
@@ -592,7 +661,7 @@ static int nginx_wait(struct h_server *s)
 		if (server_exited(s))
 			return -1;
 		if (h_nginx_accepted(s) >= 0)
-			return 0;
+			return listener_is_own(s) ? 0 : -1;
 		usleep(20000);
 	}
 	return -1;
@@ -765,24 +834,29 @@ void h_twserver_start(struct h_server *s, const char *extra_args)
 
 void h_memcached_start(struct h_server *s, const char *extra_args)
 {
-	memset(s, 0, sizeof(*s));
-	strcpy(s->kind, "memcached");
-	make_temp_dir(s->dir, sizeof(s->dir), "memcached");
-	s->port = h_free_port();
-	char *cmd;
-	if (asprintf(&cmd, "memcached -l 127.0.0.1 -p %d -U 0 -u nobody %s", s->port,
-		     extra_args ? extra_args : "") < 0)
-		cr_assert_fail("asprintf: out of memory");
-	server_spawn(s, cmd, -1, "stderr.log");
-	free(cmd);
-	if (server_wait(s, "version\r\nquit\r\n", "VERSION ") == 0)
-		return;
-	struct tail out = log_tail(s, "stderr.log");
-	int port = s->port;
-	h_server_stop(s);
-	cr_assert_fail("memcached did not start on port %d (is it installed? scripts/deps test "
-		       "installs it). Its output:\n%s",
-		       port, out.text);
+	for (int try = 1;; try++) {
+		memset(s, 0, sizeof(*s));
+		strcpy(s->kind, "memcached");
+		make_temp_dir(s->dir, sizeof(s->dir), "memcached");
+		s->port = h_free_port();
+		char *cmd;
+		if (asprintf(&cmd, "memcached -l 127.0.0.1 -p %d -U 0 -u nobody %s", s->port,
+			     extra_args ? extra_args : "") < 0)
+			cr_assert_fail("asprintf: out of memory");
+		server_spawn(s, cmd, -1, "stderr.log");
+		free(cmd);
+		int up = server_wait(s, "version\r\nquit\r\n", "VERSION ");
+		if (up == 0)
+			return;
+		struct tail out = log_tail(s, "stderr.log");
+		int port = s->port;
+		h_server_stop(s);
+		if (up == -2 && try < 3)
+			continue; /* its port was taken after it was chosen */
+		cr_assert_fail("memcached did not start on port %d (is it installed? scripts/deps test "
+			       "installs it). Its output:\n%s",
+			       port, out.text);
+	}
 }
 
 /* ---- queries ---- */
@@ -871,8 +945,6 @@ int h_client_line(const char *out, long *requests, long *errors, long *crossed)
 	return 0;
 }
 
-#define TCP_ESTABLISHED_ST 0x01 /* states as in /proc/net/tcp */
-#define TCP_TIME_WAIT_ST 0x06
 
 static int count_state(int port, unsigned state)
 {
