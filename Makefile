@@ -77,7 +77,7 @@ $(BUILD)/cmd/%.o: cmd/%.c
 # The command judges its options with the shim's own parser, which knows
 # the protocols' codecs by name.
 CMD_SHIM_OBJ = $(addprefix $(BUILD)/obj/,config.o key.o codec.o codec_auto.o codec_http.o \
-	codec_resp.o codec_memcache.o hoststats.o real.o reason.o)
+	codec_resp.o codec_memcache.o codec_mysql.o hoststats.o real.o reason.o)
 $(CMD): $(CMD_OBJ) $(CMD_SHIM_OBJ)
 	$(CC) $(BASE_CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lm
 

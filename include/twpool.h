@@ -33,9 +33,10 @@
  * read by the program and the server keeps it alive; CONNECT and Upgrade
  * make it the program's for good. redis (RESP) and memcache (text, meta
  * and binary) count requests and replies; a Redis use that changed session
- * state is RESET before its next use. mysql is accepted and, until its
- * pooling comes, never pooled (reason server_first: its greeting comes
- * first). auto (the default, an entry without
+ * state is RESET before its next use. mysql parks between commands with
+ * COM_RESET_CONNECTION written; the next program is served the kept
+ * greeting and its login goes to the server as COM_CHANGE_USER (or is
+ * answered with the last login's OK when equal). auto (the default, an entry without
  * /PROTOCOL) chooses on each use from the first bytes the program writes:
  * an HTTP/1.x request line is http, a RESP array (*N CR LF $) redis, a
  * memcached binary request (0x80) or a text command Redis has no reading

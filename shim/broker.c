@@ -249,6 +249,10 @@ static int give(int b, struct twp_conn *c)
 	 * usually come already), or the connection stays here. */
 	if (c->reset_pending && twp_conn_consume_reset(c, c->fd) != TWP_R_NONE)
 		return -1;
+	/* A MySQL connection's greeting stays with this process: it is not
+	 * lent (mysql_login.h). */
+	if (c->myl)
+		return -1;
 	c->opts = NULL;
 	if (opts && twp_sockopt_restore(c->fd, opts) < 0)
 		return -1;

@@ -188,7 +188,9 @@ static int close_tracked(int fd, struct twp_slot *s, uint32_t st)
 		return close_busy(fd, s, c);
 	uint64_t now = twp_now_ms();
 	enum twp_reason why = park_check(st, s, c, now);
-	if (why == TWP_R_NONE && fd >= TWP_INPLACE_MIN && (c->fd < 0 || c->fd == fd) &&
+	/* Not a MySQL connection: socket() would hand it back before the
+	 * stand-in that serves its greeting is in place (mysql_login.h). */
+	if (why == TWP_R_NONE && fd >= TWP_INPLACE_MIN && (c->fd < 0 || c->fd == fd) && !c->myl &&
 	    (why = park_in_place(fd, s, c, nb, ce)) == TWP_R_NONE) {
 		settle(c, why, now);
 		errno = saved;

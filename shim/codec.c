@@ -5,20 +5,15 @@
 #include "codec_auto.h"
 #include "codec_http.h"
 #include "codec_memcache.h"
+#include "codec_mysql.h"
 #include "codec_resp.h"
 
-/* mysql is accepted so that allow-lists can name it now. Until a pooled
- * MySQL connection can be handed out (its greeting served again, the login
- * answered: codec_mysql.h), it is auto's: the greeting arrives before the
- * program writes, so the target is server_first and never pooled. The
- * call-shape rules it had parked a connection whose greeting was read, and
- * the next user waited for another until its timeout. */
 static const struct {
 	const char *name;
 	const struct twp_codec *codec;
 } protocols[] = {
 	{ "auto", &twp_codec_auto }, { "raw", NULL }, { "http", &twp_codec_http },
-	{ "redis", &twp_codec_resp }, { "memcache", &twp_codec_memcache }, { "mysql", &twp_codec_auto },
+	{ "redis", &twp_codec_resp }, { "memcache", &twp_codec_memcache }, { "mysql", &twp_codec_mysql },
 };
 
 int twp_codec_by_name(const char *name, const struct twp_codec **out)

@@ -82,6 +82,10 @@ struct twp_my {
 	uint32_t server_caps, caps;
 	uint64_t count;  /* definitions left */
 	uint32_t pcols;  /* a prepare's columns, after its parameters */
+	uint8_t query;   /* the client's packet is a query's text (scanned) */
+	uint8_t word;    /* the scan: 1-3 "use" matched so far, 4 inside
+			  * another word, 0 between words */
+	uint8_t use;     /* the database may have been changed */
 };
 
 static void die(struct twp_my *m, enum twp_reason why)
@@ -331,8 +335,42 @@ static int command_step(uint8_t cmd)
 	}
 }
 
+/* A query's text, byte by byte: does it hold the word USE (in any case,
+ * anywhere: a false alarm costs only a full re-login). */
+static void scan(struct twp_my *m, uint8_t b)
+{
+	uint8_t c = b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b;
+	int in_word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+		      c >= 0x80;
+	if (!in_word) {
+		if (m->word == 3)
+			m->use = 1;
+		m->word = 0;
+	} else if (m->word < 3 && c == (uint8_t)"use"[m->word]) {
+		m->word++;
+	} else {
+		m->word = 4;
+	}
+}
+
+/* The client's payload bytes p[0..k), the first at offset at of its
+ * packet: a command's first byte says whether its text is scanned. */
+static void client_text(struct twp_my *m, const uint8_t *p, size_t k, uint64_t at)
+{
+	for (size_t i = 0; i < k; i++) {
+		if (at + i == 0) {
+			m->query = p[i] == COM_QUERY || p[i] == COM_STMT_PREPARE;
+			m->word = 0;
+		} else if (m->query) {
+			scan(m, p[i]);
+		}
+	}
+}
+
 static void command(struct twp_my *m, const struct pkt *k)
 {
+	if (k->n && k->p[0] == COM_INIT_DB)
+		m->use = 1;
 	int step = k->n ? command_step(k->p[0]) : -2;
 	if (step == -2)
 		die(m, k->n && k->p[0] == COM_CHANGE_USER ? TWP_MY_R_STATE : TWP_MY_R_CONFUSED);
@@ -346,6 +384,9 @@ static void command(struct twp_my *m, const struct pkt *k)
 
 static void from_client(struct twp_my *m, const struct pkt *k)
 {
+	if (m->query && m->word == 3)
+		m->use = 1;
+	m->query = 0;
 	switch (m->phase) {
 	case PH_LOGIN: login(m, k); break;
 	case PH_AUTH: break; /* an auth switch's answer */
@@ -371,6 +412,8 @@ static void feed(struct twp_my *m, struct side *s, const uint8_t *p, size_t n,
 			s->len += s->left;
 		} else {
 			size_t k = n < s->left ? n : s->left, room = HEAD - s->nhead;
+			if (s == &m->c && m->phase == PH_IDLE)
+				client_text(m, p, k, s->len - s->left);
 			memcpy(s->head + s->nhead, p, k < room ? k : room);
 			s->nhead = (uint16_t)(s->nhead + (k < room ? k : room));
 			s->left -= (uint32_t)k;
@@ -400,6 +443,15 @@ static void my_bytes(void *state, int out, const struct iovec *iov, int cnt, siz
 	}
 }
 
+/* Every reply read, nothing written since: between commands. */
+static int between(const struct twp_my *m)
+{
+	return m->phase == PH_IDLE && !m->c.nhdr && !m->c.cont && !m->s.nhdr && !m->s.cont;
+}
+
+/* A logged-in session always carries state (a database, variables,
+ * perhaps a transaction or a lock): parked only with the reset. After a
+ * COM_QUIT that went to the server, never: the server is closing it. */
 static enum twp_reason my_verdict(const void *state)
 {
 	const struct twp_my *m = state;
@@ -407,9 +459,26 @@ static enum twp_reason my_verdict(const void *state)
 		return (enum twp_reason)m->why;
 	if (m->c.nhdr || m->c.cont)
 		return TWP_MY_R_PARTIAL;
-	if (m->phase != PH_IDLE && m->phase != PH_QUIT)
+	if (m->phase == PH_QUIT)
+		return TWP_MY_R_STATE;
+	if (m->phase != PH_IDLE)
 		return TWP_MY_R_DUE;
-	return m->s.nhdr || m->s.cont ? TWP_MY_R_CONFUSED : TWP_R_NONE;
+	return m->s.nhdr || m->s.cont ? TWP_MY_R_CONFUSED : TWP_MY_R_STATE;
+}
+
+static int my_needs_reset(const void *state)
+{
+	return between(state);
+}
+
+int twp_mysql_between(const void *state)
+{
+	return between(state);
+}
+
+int twp_mysql_db_changed(const void *state)
+{
+	return ((const struct twp_my *)state)->use;
 }
 
 static int my_replayable(const void *state)
@@ -516,10 +585,67 @@ size_t twp_mysql_change_user(const struct twp_my_login *l, uint8_t *buf, size_t 
 	return (size_t)(w - buf);
 }
 
+/* The greeting's scramble: 8 bytes after the thread id, and the rest
+ * after the reserved bytes (its last, a NUL, left out). */
+size_t twp_mysql_scramble(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+	size_t at = 1;
+	const uint8_t *version;
+	size_t vlen;
+	if (n < 1 || p[0] != 10 || cstr(p, n, &at, &version, &vlen) < 0 || at + 4 + 8 + 1 + 2 > n ||
+	    cap < 8)
+		return 0;
+	at += 4;
+	memcpy(out, p + at, 8);
+	at += 8 + 1;
+	uint32_t caps = p[at] | p[at + 1] << 8;
+	at += 2;
+	if (at + 1 + 2 + 2 + 1 + 10 > n)
+		return 8;
+	caps |= (uint32_t)(p[at + 3] | p[at + 4] << 8) << 16;
+	size_t alen = p[at + 5];
+	at += 1 + 2 + 2 + 1 + 10;
+	if (!(caps & CLIENT_SECURE_CONNECTION))
+		return 8;
+	size_t rest = alen > 8 + 13 ? alen - 8 : 13;
+	if (at + rest > n)
+		return 0;
+	while (rest && p[at + rest - 1] == 0)
+		rest--;
+	if (8 + rest > cap)
+		return 0;
+	memcpy(out + 8, p + at, rest);
+	return 8 + rest;
+}
+
+int twp_mysql_switch_parse(const uint8_t *p, size_t n, const uint8_t **plugin, size_t *plugin_len,
+			   const uint8_t **data, size_t *data_len)
+{
+	size_t at = 1;
+	if (n < 1 || p[0] != 0xfe || cstr(p, n, &at, plugin, plugin_len) < 0)
+		return -1;
+	*data = p + at;
+	*data_len = n - at;
+	while (*data_len && (*data)[*data_len - 1] == 0)
+		(*data_len)--;
+	return 0;
+}
+
+/* COM_RESET_CONNECTION, and the OK it is answered with (no rows, no id,
+ * autocommit on, no warnings) when the client asked for no session
+ * tracking. Any other answer: the connection is not used again. */
+static const char reset_request[] = "\x01\x00\x00\x00\x1f";
+static const char reset_ok[] = "\x07\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00";
+
 const struct twp_codec twp_codec_mysql = {
 	.name = "mysql",
 	.state_size = sizeof(struct twp_my),
 	.bytes = my_bytes,
 	.verdict = my_verdict,
 	.replayable = my_replayable,
+	.needs_reset = my_needs_reset,
+	.reset = reset_request,
+	.reset_len = sizeof(reset_request) - 1,
+	.reset_reply = reset_ok,
+	.reset_reply_len = sizeof(reset_ok) - 1,
 };

@@ -15,12 +15,13 @@
  * a command this codec does not know, a command written while a reply was
  * still due. Nothing is replayed: a query may act twice.
  *
- * Not yet a pooling codec: handing a MySQL connection to a new user needs
- * its greeting served again and the login answered (issue 13), so
- * TWPOOL_TARGETS's mysql does not use it yet (shim/codec.c). */
+ * A session always carries state: a connection is parked with
+ * COM_RESET_CONNECTION written (its OK read before the next use), and the
+ * next user's login is served by mysql_login.c. */
 #ifndef TWP_CODEC_MYSQL_H
 #define TWP_CODEC_MYSQL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "codec.h"
@@ -37,6 +38,22 @@ extern const struct twp_codec twp_codec_mysql;
 
 /* 1 when the program's last command was COM_QUIT (nothing is owed). */
 int twp_mysql_quit(const void *state);
+
+/* 1 between commands: logged in, every reply read, nothing written since. */
+int twp_mysql_between(const void *state);
+
+/* 1 when the use may have changed the database (COM_INIT_DB, a query or
+ * prepare with the word USE): COM_RESET_CONNECTION keeps a USE. */
+int twp_mysql_db_changed(const void *state);
+
+/* The scramble of a greeting payload p[0..n) into out: its length (20 on
+ * today's servers), or 0 when p is no greeting this codec knows. */
+size_t twp_mysql_scramble(const uint8_t *p, size_t n, uint8_t *out, size_t cap);
+
+/* An auth switch request payload (0xFE, plugin name, data): 0 with the
+ * plugin's name and its data (a trailing NUL left out), or -1. */
+int twp_mysql_switch_parse(const uint8_t *p, size_t n, const uint8_t **plugin, size_t *plugin_len,
+			   const uint8_t **data, size_t *data_len);
 
 /* A login (HandshakeResponse41 payload) cut into its fields; pointers
  * into the payload. */

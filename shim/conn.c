@@ -10,6 +10,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "mysql_login.h"
 #include "pool.h"
 #include "privfd.h"
 #include "real.h"
@@ -88,6 +89,9 @@ void twp_conn_mark_shared(void)
 
 void twp_conn_free(struct twp_conn *c)
 {
+	if (c->myl && c->myl->peer >= 0)
+		twp_privfd_drop(c->myl->peer);
+	free(c->myl);
 	free(c->opts);
 	free(c->kept.buf);
 	free(c->codec_state);

@@ -18,6 +18,7 @@
 struct twp_target;
 struct twp_opts;
 struct twp_codec;
+struct twp_myl;
 
 /* Bytes written since the connection was handed out, kept for a replay
  * (replay.c) until the first reply byte. */
@@ -46,6 +47,8 @@ struct twp_conn {
 	const struct twp_codec *codec; /* NULL: the call-shape rules */
 	int reset_pending;        /* the codec's reset was written at park:
 				   * its reply is read before the next use */
+	struct twp_myl *myl;      /* a MySQL connection's greeting and
+				   * login (mysql_login.h), or NULL */
 	void *codec_state;
 	struct sockaddr_in6 peer; /* where it connects (sockaddr_in for AF_INET) */
 	socklen_t peerlen;

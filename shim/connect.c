@@ -9,11 +9,13 @@
 #include "clock.h"
 #include "close.h"
 #include "codec.h"
+#include "codec_mysql.h"
 #include "config.h"
 #include "conn.h"
 #include "connect.h"
 #include "fdtab.h"
 #include "log.h"
+#include "mysql_login.h"
 #include "pool.h"
 #include "privfd.h"
 #include "provisional.h"
@@ -81,17 +83,6 @@ static enum twp_reason reuse_check(int fd, struct twp_conn *c)
 	return why;
 }
 
-/* The fd flag bits of fd, from the slot or from the kernel; 0 on failure. */
-static uint32_t fd_flags(int fd, uint32_t st)
-{
-	if (st & TWP_S_FLAGS)
-		return st & (TWP_S_FLAGS | TWP_S_NONBLOCK | TWP_S_CLOEXEC);
-	int fl = twp_real.fcntl(fd, F_GETFL), fdfl = twp_real.fcntl(fd, F_GETFD);
-	if (fl < 0 || fdfl < 0)
-		return 0;
-	return twp_fdflags(fl & O_NONBLOCK, fdfl & FD_CLOEXEC);
-}
-
 /* c, from the pool, is the program's under fd now. A non-blocking program
  * is told EINPROGRESS, as by a real connect; its next connect() says 0. */
 static int start_reuse(int fd, struct twp_slot *s, struct twp_conn *c, uint32_t fdflags)
@@ -117,7 +108,7 @@ static int activate(int fd, struct twp_slot *s, const struct twp_key *k, const s
 		    socklen_t len)
 {
 	struct twp_conn *c = s->conn;
-	uint32_t fdflags = fd_flags(fd, atomic_load(&s->st));
+	uint32_t fdflags = twp_fd_flags(fd, atomic_load(&s->st));
 	enum twp_reason why = TWP_R_NONE;
 	int mine = memcmp(&c->target->key, k, sizeof(*k)) == 0 && sa->sa_family == c->family;
 	if (mine && (why = reuse_check(fd, c)) == TWP_R_NONE && twp_sockopt_settle(fd, c->opts) < 0)
@@ -140,15 +131,20 @@ static int activate(int fd, struct twp_slot *s, const struct twp_key *k, const s
  * -1 with fd untouched (the caller discards c). */
 static int handout(int fd, struct twp_slot *s, struct twp_conn *c, int *answer)
 {
-	uint32_t fdflags = fd_flags(fd, atomic_load(&s->st));
+	uint32_t fdflags = twp_fd_flags(fd, atomic_load(&s->st));
 	if (!fdflags)
 		return -1;
 	twp_sockopt_begin_use(c->opts);
 	int bad = twp_sockopt_adopt(c->fd, &c->opts, s->opts);
 	s->opts = NULL;
-	if (bad < 0 || twp_sockopt_settle(c->fd, c->opts) < 0 ||
-	    twp_swap(fd, c->fd, c->nonblock, fdflags, s->ep, NULL) < 0)
+	if (bad < 0 || twp_sockopt_settle(c->fd, c->opts) < 0)
 		return -1;
+	if (c->codec == &twp_codec_mysql) { /* first its greeting, from a stand-in */
+		if (twp_myl_handout(fd, s, c, fdflags) < 0)
+			return -1;
+	} else if (twp_swap(fd, c->fd, c->nonblock, fdflags, s->ep, NULL) < 0) {
+		return -1;
+	}
 	if (c->inplace) /* its old number is free again: fd is its name now */
 		twp_privfd_close(c);
 	c->inplace = 0;
@@ -195,7 +191,7 @@ static int connect_fresh(int fd, struct twp_slot *s, struct twp_target *t,
 	int r = twp_real.connect(fd, sa, len), saved = errno;
 	if (r < 0 && errno != EINPROGRESS && errno != EINTR)
 		return twp_stats_connect_failed(t, r);
-	uint32_t fdflags = fd_flags(fd, atomic_load(&s->st));
+	uint32_t fdflags = twp_fd_flags(fd, atomic_load(&s->st));
 	struct twp_conn *c = fdflags ? twp_conn_new(t, codec, sa, len) : NULL;
 	if (c) {
 		c->opts = s->opts;

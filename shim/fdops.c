@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "epoll.h"
 #include "fdops.h"
+#include "mysql_login.h"
 #include "fdtab.h"
 #include "privfd.h"
 #include "provisional.h"
@@ -67,7 +68,7 @@ int twp_fdops_setsockopt(int fd, int level, int name, const void *val, socklen_t
 	}
 	int unpoolable = 0;
 	struct twp_opts **opts = twp_kind(st) == TWP_FD_SOCK ? &s->opts : &s->conn->opts;
-	int r = twp_sockopt_set(fd, opts, level, name, val, len, &unpoolable);
+	int r = twp_sockopt_set(twp_myl_sock(fd), opts, level, name, val, len, &unpoolable);
 	if (unpoolable)
 		twp_slot_nopool(s, TWP_R_SOCKOPT);
 	return r;
@@ -91,7 +92,7 @@ int twp_fdops_getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		*len = sizeof(int);
 		return 0;
 	}
-	return twp_real.getsockopt(fd, level, name, val, len);
+	return twp_real.getsockopt(twp_myl_sock(fd), level, name, val, len);
 }
 
 /* fcntl's flag queries and no-op changes, answered from the slot: event

@@ -1,10 +1,12 @@
 /* fdtab.c - the per-fd state array and its kind changes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "fdtab.h"
+#include "real.h"
 
 _Static_assert(sizeof(struct twp_slot) == 32, "a slot is 32 bytes: half a cache line");
 
@@ -90,4 +92,14 @@ void twp_slot_nopool(struct twp_slot *s, unsigned reason)
 	if (!(atomic_load_explicit(&s->st, memory_order_relaxed) & TWP_S_NOPOOL))
 		s->why = (uint16_t)reason;
 	twp_slot_set(s, TWP_S_NOPOOL);
+}
+
+uint32_t twp_fd_flags(int fd, uint32_t st)
+{
+	if (st & TWP_S_FLAGS)
+		return st & (TWP_S_FLAGS | TWP_S_NONBLOCK | TWP_S_CLOEXEC);
+	int fl = twp_real.fcntl(fd, F_GETFL), fdfl = twp_real.fcntl(fd, F_GETFD);
+	if (fl < 0 || fdfl < 0)
+		return 0;
+	return twp_fdflags(fl & O_NONBLOCK, fdfl & FD_CLOEXEC);
 }

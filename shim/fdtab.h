@@ -178,4 +178,9 @@ void twp_slot_to_idle(int fd, struct twp_slot *s, enum twp_kind kind, struct twp
 /* Marks fd as never to be parked, with a discard reason (enum twp_reason). */
 void twp_slot_nopool(struct twp_slot *s, unsigned reason);
 
+/* The fd flag bits of the program's fd (TWP_S_FLAGS and the two it
+ * covers), from the slot when it knows them, else from the kernel; 0 when
+ * the kernel does not say. */
+uint32_t twp_fd_flags(int fd, uint32_t st);
+
 #endif

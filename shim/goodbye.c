@@ -102,18 +102,6 @@ static size_t total(const struct iovec *iov, int cnt)
 	return n;
 }
 
-/* The first n bytes of iov[] in one buffer: how many there were. */
-static size_t gather(char *buf, size_t n, const struct iovec *iov, int cnt)
-{
-	size_t got = 0;
-	for (int i = 0; i < cnt && got < n; i++) {
-		size_t k = iov[i].iov_len < n - got ? iov[i].iov_len : n - got;
-		memcpy(buf + got, iov[i].iov_base, k);
-		got += k;
-	}
-	return got;
-}
-
 /* The edit is planned when a write starts a request: from its first
  * buffer, or from the first TWP_GB_HEAD bytes of its buffers. */
 static void plan(struct twp_conn *c, const struct iovec *iov, int cnt)
@@ -123,7 +111,7 @@ static void plan(struct twp_conn *c, const struct iovec *iov, int cnt)
 	    twp_http_plan_keepalive(h, iov[0].iov_base, iov[0].iov_len, c->written) || cnt == 1)
 		return;
 	char head[TWP_GB_HEAD];
-	twp_http_plan_keepalive(h, head, gather(head, sizeof(head), iov, cnt), c->written);
+	twp_http_plan_keepalive(h, head, twp_iov_copy(head, sizeof(head), iov, cnt), c->written);
 }
 
 /* Sends e until a byte of the program's went out, or the call failed. */
@@ -189,9 +177,7 @@ static int standin(int nonblock)
 	return sv[0];
 }
 
-/* The stand-in under fd, the connection parked (or, with must and not
- * fit, closed): 0, or -1 with nothing changed. Keeps errno. */
-static int hand_over(int fd, struct twp_slot *s, int must)
+int twp_goodbye_hand_over(int fd, struct twp_slot *s, int must)
 {
 	/* Made with the program's O_NONBLOCK when the slot knows it (no
 	 * fcntl in the swap). */
@@ -215,7 +201,7 @@ void twp_goodbye_after_read(int fd, struct twp_slot *s)
 	const struct twp_http *h = c->codec_state;
 	if (c->codec != &twp_codec_http || !h->longed || c->codec->verdict(h) != TWP_R_NONE)
 		return;
-	hand_over(fd, s, 1);
+	twp_goodbye_hand_over(fd, s, 1);
 }
 
 /* 1 when bytes wait to be read on fd: the raw rules took a reply read in
@@ -238,5 +224,5 @@ int twp_goodbye_shutdown(int fd, int how)
 	 * pooled (what it does to later reads is the kernel's to say). */
 	if (how == SHUT_RD || twp_kind(st) != TWP_FD_TRACKED || st & TWP_S_CLOSING)
 		return -1;
-	return unread(fd) ? -1 : hand_over(fd, s, 0);
+	return unread(fd) ? -1 : twp_goodbye_hand_over(fd, s, 0);
 }

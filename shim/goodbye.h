@@ -32,6 +32,10 @@ typedef ssize_t (*twp_issue_fn)(struct twp_slot *s, const struct twp_io *io);
 int twp_goodbye_write(struct twp_slot *s, const struct twp_io *io, twp_issue_fn issue,
 		      ssize_t *r);
 
+/* The stand-in under fd, s's connection parked (or, with must and not
+ * fit, closed): 0, or -1 with nothing changed. Keeps errno. */
+int twp_goodbye_hand_over(int fd, struct twp_slot *s, int must);
+
 /* After a read on fd: when it read the last byte of the response to a
  * request made keep-alive, the stand-in takes fd. Keeps errno. */
 void twp_goodbye_after_read(int fd, struct twp_slot *s);

@@ -29,6 +29,7 @@
 #include "fdops.h"
 #include "fdtab.h"
 #include "goodbye.h"
+#include "mysql_login.h"
 #include "guard.h"
 #include "init.h"
 #include "io.h"
@@ -478,8 +479,16 @@ HOOK ssize_t pwritev2(int fd, const struct iovec *v, int n, off_t off, int f)
 
 GUARD_HOOK(int, fstat, (int fd, struct stat *b), (fd, b))
 GUARD_HOOK(int, fstat64, (int fd, struct stat64 *b), (fd, b))
-GUARD_HOOK(int, getpeername, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l))
-GUARD_HOOK(int, getsockname, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l))
+/* A reused MySQL connection's stand-in answers for its real socket. */
+#define NAME_HOOK(name) \
+	HOOK int name(int fd, struct sockaddr *a, socklen_t *l) \
+	{ \
+		if (CLOSED(fd)) \
+			return -1; \
+		return TWP_NEXT(name)(twp_myl_sock(fd), a, l); \
+	}
+NAME_HOOK(getpeername)
+NAME_HOOK(getsockname)
 GUARD_HOOK(off_t, lseek, (int fd, off_t o, int w), (fd, o, w))
 GUARD_HOOK(off64_t, lseek64, (int fd, off64_t o, int w), (fd, o, w))
 GUARD_HOOK(int, fsync, (int fd), (fd))

@@ -21,6 +21,17 @@ void twp_io_buffers(const struct twp_io *io, const struct iovec **iov, int *cnt)
 	}
 }
 
+size_t twp_iov_copy(void *buf, size_t n, const struct iovec *iov, int cnt)
+{
+	size_t got = 0;
+	for (int i = 0; i < cnt && got < n; i++) {
+		size_t k = iov[i].iov_len < n - got ? iov[i].iov_len : n - got;
+		memcpy((char *)buf + got, iov[i].iov_base, k);
+		got += k;
+	}
+	return got;
+}
+
 ssize_t twp_io_call(const struct twp_io *io, int nosignal)
 {
 	int ns = nosignal ? MSG_NOSIGNAL : 0;

@@ -34,4 +34,8 @@ ssize_t twp_io_call(const struct twp_io *io, int nosignal);
 /* The buffers of the call: *iov and *cnt. */
 void twp_io_buffers(const struct twp_io *io, const struct iovec **iov, int *cnt);
 
+/* Copies the first n bytes of iov[] (fewer if they hold fewer) to buf:
+ * how many. */
+size_t twp_iov_copy(void *buf, size_t n, const struct iovec *iov, int cnt);
+
 #endif

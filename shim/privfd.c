@@ -1,4 +1,5 @@
 /* privfd.c - the budget and the moves of the shim's own fds. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -51,6 +52,38 @@ enum twp_reason twp_privfd_move(int fd, struct twp_conn *c, int reserve)
 	c->cloexec = 1;
 	twp_slot_to_idle(priv, ps, TWP_FD_PRIVATE, c);
 	return TWP_R_NONE;
+}
+
+int twp_privfd_place(int fd)
+{
+	if (twp_privfd_reserve() < 0) {
+		twp_real.close(fd);
+		return -1;
+	}
+	int priv = twp_real.fcntl(fd, F_DUPFD_CLOEXEC, base);
+	struct twp_slot *ps = twp_slot(priv);
+	twp_real.close(fd);
+	if (!ps) {
+		if (priv >= 0)
+			twp_real.close(priv);
+		twp_privfd_release();
+		return -1;
+	}
+	twp_slot_to_idle(priv, ps, TWP_FD_PRIVATE, NULL);
+	return priv;
+}
+
+void twp_privfd_drop(int fd)
+{
+	struct twp_slot *ps = twp_slot(fd);
+	uint32_t st = ps ? atomic_load(&ps->st) : 0;
+	if (twp_kind(st) != TWP_FD_PRIVATE || ps->conn)
+		return;
+	int saved = errno;
+	twp_slot_reset(ps);
+	twp_real.close(fd);
+	twp_privfd_release();
+	errno = saved;
 }
 
 void twp_privfd_close(struct twp_conn *c)

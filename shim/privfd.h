@@ -26,6 +26,16 @@ void twp_privfd_release(void);
  * TWP_R_FDLIMIT when the budget or the fd table has no room. */
 enum twp_reason twp_privfd_move(int fd, struct twp_conn *c, int reserve);
 
+/* Moves fd, a socket of the shim's own that belongs to no connection (a
+ * stand-in's other end), to a private number counted in the budget: the
+ * new fd, or -1. fd is closed either way. */
+int twp_privfd_place(int fd);
+
+/* Closes a private fd placed by twp_privfd_place, unless the program
+ * closed that number behind the shim's back (then it is another file now,
+ * or none). Keeps errno. */
+void twp_privfd_drop(int fd);
+
 /* Closes c's fd (private, or parked in place), if any, and gives its
  * place in the budget back. */
 void twp_privfd_close(struct twp_conn *c);

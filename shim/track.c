@@ -2,9 +2,11 @@
 #include <errno.h>
 
 #include "codec.h"
+#include "codec_mysql.h"
 #include "conn.h"
 #include "fdtab.h"
 #include "goodbye.h"
+#include "mysql_login.h"
 #include "provisional.h"
 #include "replay.h"
 #include "track.h"
@@ -61,6 +63,16 @@ static void to_codec(struct twp_conn *c, const struct twp_io *io, ssize_t r)
 	c->codec->bytes(c->codec_state, twp_io_writes(io), iov, cnt, (size_t)r);
 }
 
+static void mysql_read(struct twp_slot *s, const struct twp_io *io, ssize_t r)
+{
+	const struct iovec *iov;
+	int cnt;
+	if (io->flags & MSG_PEEK)
+		return;
+	twp_io_buffers(io, &iov, &cnt);
+	twp_myl_read(s, iov, cnt, r);
+}
+
 static ssize_t issue(struct twp_slot *s, const struct twp_io *io)
 {
 	if (atomic_load_explicit(&s->st, memory_order_relaxed) & TWP_S_ARMED)
@@ -75,7 +87,8 @@ ssize_t twp_track_io(const struct twp_io *io)
 	if (in <= 0)
 		return in < 0 ? -1 : twp_io_call(io, 0); /* a fresh socket: ENOTCONN */
 	ssize_t r;
-	int out = twp_io_writes(io), fed = out && twp_goodbye_write(s, io, issue, &r);
+	int out = twp_io_writes(io),
+	    fed = out && (twp_myl_write(io->fd, s, io, &r) || twp_goodbye_write(s, io, issue, &r));
 	if (!fed)
 		r = issue(s, io);
 	int err = errno;
@@ -83,12 +96,16 @@ ssize_t twp_track_io(const struct twp_io *io)
 		note(s, out, io->flags & MSG_PEEK, r, err);
 		if (!fed)
 			to_codec(s->conn, io, r);
+		if (!out && r > 0 && s->conn->codec == &twp_codec_mysql)
+			mysql_read(s, io, r);
 		if (r > 0 && !out && !s->conn->written)
 			twp_conn_first_read(s->conn);
 	}
 	leave(s);
 	if (!out && r > 0)
 		twp_goodbye_after_read(io->fd, s);
+	if (out && fed)
+		twp_myl_after_write(io->fd, s);
 	errno = err;
 	return r;
 }

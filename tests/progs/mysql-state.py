@@ -15,7 +15,7 @@ port, mode = int(sys.argv[1]), sys.argv[2]
 
 def connect():
     return pymysql.connect(host="127.0.0.1", port=port, user="u1", password="p1", database="d1",
-                           connect_timeout=5, read_timeout=10, autocommit=True)
+                           charset="utf8mb4", connect_timeout=5, read_timeout=10, autocommit=True)
 
 
 def one(c, sql):
@@ -46,6 +46,10 @@ cases = [
     ("user variable", ["SET @x = 5"], lambda b: one(b, "SELECT @x") == (None,)),
     ("sql_mode", ["SET SESSION sql_mode = 'ANSI'"],
      lambda b: one(b, "SELECT @@session.sql_mode = @@global.sql_mode") == (1,)),
+    ("character set", ["SET NAMES latin1"],
+     lambda b: one(b, "SELECT @@character_set_client") == ("utf8mb4",)),
+    ("session variable", ["SET SESSION wait_timeout = 77"],
+     lambda b: one(b, "SELECT @@session.wait_timeout = @@global.wait_timeout") == (1,)),
     ("temporary table", ["CREATE TEMPORARY TABLE tt (a INT)"], lambda b: fails(b, "SELECT * FROM tt")),
     ("open transaction", ["SET autocommit = 0", "INSERT INTO t (v) VALUES ('uncommitted')"],
      lambda b: one(b, "SELECT COUNT(*) FROM t WHERE v = 'uncommitted'") == (0,)),

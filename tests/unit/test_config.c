@@ -333,7 +333,7 @@ ParameterizedTestParameters(config, target_protocol)
 		{ "1.2.3.4:80/http", "http" }, { "[::1]:8080/http", "http" },
 		{ "*:80/http", "http" }, { "web.local:80/http", "http" },
 		{ "1.2.3.4:6379/redis", "redis" }, { "1.2.3.4:11211/memcache", "memcache" },
-		{ "1.2.3.4:3306/mysql", "auto" }, /* never pooled: server_first */
+		{ "1.2.3.4:3306/mysql", "mysql" },
 	};
 	return cr_make_param_array(struct proto_case, params, sizeof(params) / sizeof(params[0]));
 }

@@ -1,0 +1,351 @@
+/* mysql_login.c - a parked MySQL connection's greeting served again, and
+ * the next program's login carried to the server as COM_CHANGE_USER. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "clock.h"
+#include "codec_mysql.h"
+#include "conn.h"
+#include "goodbye.h"
+#include "log.h"
+#include "mysql_login.h"
+#include "pool.h"
+#include "privfd.h"
+#include "real.h"
+#include "swap.h"
+
+/* Longest a reused connection's login waits for the server's verdict on
+ * the COM_CHANGE_USER that carries it (a fresh login would wait as long). */
+#define TWP_MYL_WAIT_MS 10000
+
+static const uint8_t quit_packet[] = { 1, 0, 0, 0, 1 };
+
+static size_t total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+static size_t packet_len(const uint8_t *p)
+{
+	return 4 + (p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16);
+}
+
+static void put_header(uint8_t *p, size_t len, uint8_t seq)
+{
+	p[0] = (uint8_t)len;
+	p[1] = (uint8_t)(len >> 8);
+	p[2] = (uint8_t)(len >> 16);
+	p[3] = seq;
+}
+
+static void drop_peer(struct twp_myl *m)
+{
+	if (m->peer >= 0)
+		twp_privfd_drop(m->peer);
+	m->peer = -1;
+}
+
+/* Waits until fd is ready for events, or the deadline: 0, or -1. */
+static int wait_for(int fd, short events, uint64_t deadline)
+{
+	uint64_t now = twp_now_ms();
+	if (now >= deadline)
+		return -1;
+	struct pollfd p = { .fd = fd, .events = events };
+	int r = TWP_NEXT(poll)(&p, 1, (int)(deadline - now));
+	return r < 0 && errno != EINTR ? -1 : 0;
+}
+
+static int send_all(int fd, const uint8_t *p, size_t n, uint64_t deadline)
+{
+	while (n) {
+		ssize_t w = twp_real.send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if ((w < 0 && errno != EAGAIN && errno != EINTR) || wait_for(fd, POLLOUT, deadline) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int recv_all(int fd, uint8_t *p, size_t n, uint64_t deadline)
+{
+	while (n) {
+		ssize_t r = twp_real.recv(fd, p, n, MSG_DONTWAIT);
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+		} else if (r == 0 || (errno != EAGAIN && errno != EINTR) ||
+			   wait_for(fd, POLLIN, deadline) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* One packet from the server into p (header and payload): its payload
+ * length, or -1 (none within the deadline, or longer than cap). */
+static long recv_packet(int fd, uint8_t *p, size_t cap, uint64_t deadline)
+{
+	if (recv_all(fd, p, 4, deadline) < 0)
+		return -1;
+	size_t n = packet_len(p) - 4;
+	if (4 + n > cap || recv_all(fd, p + 4, n, deadline) < 0)
+		return -1;
+	return (long)n;
+}
+
+/* The server's verdict on the program's login, carried as COM_CHANGE_USER
+ * on c, written to the peer as the reply to the login: 1 (OK), 0 (ERR:
+ * the program learns its login failed), -1 (the server answered in a way
+ * this shim does not follow; nothing was written to the peer). */
+static int exchange(struct twp_conn *c, struct twp_myl *m)
+{
+	struct twp_my_login l;
+	uint8_t req[4 + TWP_MYL_LOGIN + 16], pkt[1024], scramble[64];
+	size_t sn = twp_mysql_scramble(m->greeting + 4, m->greeting_n - 4u, scramble, sizeof(scramble));
+	if (m->login[3] != 1 || !sn ||
+	    twp_mysql_login_parse(m->login + 4, m->login_n - 4u, &l) < 0)
+		return -1;
+	size_t n = twp_mysql_change_user(&l, req + 4, sizeof(req) - 4);
+	if (!n || l.auth_len > sizeof(req) - 4)
+		return -1;
+	put_header(req, n, 0);
+	uint64_t deadline = twp_now_ms() + TWP_MYL_WAIT_MS;
+	long got;
+	if (send_all(c->fd, req, 4 + n, deadline) < 0 ||
+	    (got = recv_packet(c->fd, pkt, sizeof(pkt), deadline)) < 1)
+		return -1;
+	if (pkt[4] == 0xfe) {
+		/* The auth switch: answered with the login's proof when it asks
+		 * for the login's plugin and the scramble the login answered. */
+		const uint8_t *plugin, *data;
+		size_t plen, dlen;
+		if (twp_mysql_switch_parse(pkt + 4, (size_t)got, &plugin, &plen, &data, &dlen) < 0 ||
+		    plen != l.plugin_len || memcmp(plugin, l.plugin, plen) || dlen != sn ||
+		    memcmp(data, scramble, sn))
+			return -1;
+		put_header(req, l.auth_len, (uint8_t)(pkt[3] + 1));
+		memcpy(req + 4, l.auth, l.auth_len);
+		if (send_all(c->fd, req, 4 + l.auth_len, deadline) < 0 ||
+		    (got = recv_packet(c->fd, pkt, sizeof(pkt), deadline)) < 1)
+			return -1;
+	}
+	if (pkt[4] != 0x00 && pkt[4] != 0xff)
+		return -1;
+	pkt[3] = 2; /* the reply to a login written with sequence number 1 */
+	if (twp_real.send(m->peer, pkt, 4 + (size_t)got, MSG_NOSIGNAL | MSG_DONTWAIT) != 4 + got)
+		return -1;
+	if (pkt[4] != 0x00)
+		return 0;
+	m->accepted_n = 0;
+	if (4 + (size_t)got <= sizeof(m->ok)) {
+		memcpy(m->accepted, m->login, m->login_n);
+		m->accepted_n = m->login_n;
+		memcpy(m->ok, pkt, 4 + (size_t)got);
+		m->ok_n = (uint8_t)(4 + got);
+	}
+	return 1;
+}
+
+/* The reused connection's login, written by the program in one or more
+ * calls: taken here, and when whole, carried to the server. */
+static int take_login(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m,
+		      const struct iovec *iov, int cnt, ssize_t *r)
+{
+	uint8_t buf[TWP_MYL_LOGIN];
+	size_t have = m->login_n, got = twp_iov_copy(buf, sizeof(buf) - have, iov, cnt);
+	size_t want = sizeof(m->login);
+	memcpy(m->login + have, buf, got);
+	if (have + got >= 4 && (want = packet_len(m->login)) > sizeof(m->login)) {
+		twp_slot_nopool(s, TWP_R_PROTOCOL);
+		errno = EPIPE; /* a login this long is not pooled (TWP_MYL_LOGIN) */
+		*r = -1;
+		return 1;
+	}
+	size_t took = have + got > want ? want - have : got;
+	m->login_n = (uint16_t)(have + took);
+	c->codec->bytes(c->codec_state, 1, iov, cnt, took);
+	*r = (ssize_t)took;
+	if (m->login_n < 4 || m->login_n < want)
+		return 1;
+	int saved = errno, v;
+	if (m->fast && m->login_n == m->accepted_n && !memcmp(m->login, m->accepted, m->login_n) &&
+	    twp_real.send(m->peer, m->ok, m->ok_n, MSG_NOSIGNAL | MSG_DONTWAIT) == m->ok_n)
+		v = 1;
+	else
+		v = exchange(c, m);
+	if (v <= 0)
+		twp_slot_nopool(s, v == 0 ? TWP_MY_R_LOGIN : TWP_R_PROTOCOL);
+	if (v < 0) {
+		/* The program sees its server go away during the handshake. */
+		twp_log(TWP_LOG_WARN, "%s: the server did not take a pooled connection's login as "
+			"COM_CHANGE_USER; this connection is closed", c->target->label);
+		drop_peer(m);
+	}
+	m->phase = TWP_MYL_ANSWERED;
+	errno = saved;
+	return 1;
+}
+
+/* The real connection takes the stand-in's place under fd. */
+static int go_live(int fd, struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
+{
+	uint32_t fl = twp_fd_flags(fd, atomic_load(&s->st));
+	if (!fl || twp_swap(fd, c->fd, c->nonblock, fl, s->ep, NULL) < 0)
+		return -1;
+	c->nonblock = !!(fl & TWP_S_NONBLOCK);
+	drop_peer(m);
+	m->phase = TWP_MYL_LIVE;
+	return 0;
+}
+
+/* A first use's login: parked later only when COM_CHANGE_USER can carry
+ * the next one like it (protocol 4.1 with plugin auth, all in one write). */
+static void check_own_login(struct twp_slot *s, struct twp_myl *m, const struct iovec *iov, int cnt)
+{
+	uint8_t buf[TWP_MYL_LOGIN], cu[TWP_MYL_LOGIN + 16];
+	size_t got = twp_iov_copy(buf, sizeof(buf), iov, cnt);
+	struct twp_my_login l;
+	if (m->greeting_n < 4 || m->greeting_n != packet_len(m->greeting) || got < 4 ||
+	    packet_len(buf) != got || buf[3] != 1 || twp_mysql_login_parse(buf + 4, got - 4, &l) < 0 ||
+	    !l.plugin || !twp_mysql_change_user(&l, cu, sizeof(cu)))
+		twp_slot_nopool(s, TWP_R_PROTOCOL);
+}
+
+static int keep_quit(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m,
+		     const struct iovec *iov, int cnt, size_t len, ssize_t *r)
+{
+	uint8_t b[sizeof(quit_packet)];
+	if (len != sizeof(b) || atomic_load(&s->st) & TWP_S_NOPOOL ||
+	    twp_iov_copy(b, sizeof(b), iov, cnt) != sizeof(b) || memcmp(b, quit_packet, sizeof(b)) ||
+	    !twp_mysql_between(c->codec_state))
+		return 0;
+	m->quit = 1;
+	*r = (ssize_t)len;
+	return 1;
+}
+
+int twp_myl_write(int fd, struct twp_slot *s, const struct twp_io *io, ssize_t *r)
+{
+	struct twp_conn *c = s->conn;
+	struct twp_myl *m = c->myl;
+	const struct iovec *iov;
+	int cnt;
+	if (c->codec != &twp_codec_mysql || (io->kind == TWP_K_SENDMSG && io->msg->msg_controllen))
+		return 0;
+	twp_io_buffers(io, &iov, &cnt);
+	if (!m) { /* wrote before any greeting: not a server this shim can pool */
+		twp_slot_nopool(s, TWP_R_PROTOCOL);
+		return 0;
+	}
+	switch (m->phase) {
+	case TWP_MYL_GREETED:
+		return take_login(s, c, m, iov, cnt, r);
+	case TWP_MYL_ANSWERED:
+		if (go_live(fd, s, c, m) < 0) {
+			twp_slot_nopool(s, TWP_R_ERROR);
+			errno = EPIPE;
+			*r = -1;
+			return 1;
+		}
+		break;
+	case TWP_MYL_OWN:
+		if (!c->written)
+			check_own_login(s, m, iov, cnt);
+		break;
+	}
+	return keep_quit(s, c, m, iov, cnt, total(iov, cnt), r);
+}
+
+void twp_myl_after_write(int fd, struct twp_slot *s)
+{
+	uint32_t st = atomic_load(&s->st);
+	struct twp_conn *c = twp_kind(st) == TWP_FD_TRACKED ? s->conn : NULL;
+	if (!c || !c->myl || !c->myl->quit)
+		return;
+	c->myl->quit = 0;
+	if (twp_goodbye_hand_over(fd, s, 0) == 0)
+		return; /* parked: the program's close() closes the stand-in */
+	/* Not fit to be parked after all: the COM_QUIT goes to the server. */
+	int saved = errno;
+	struct iovec v = { (void *)quit_packet, sizeof(quit_packet) };
+	if (twp_real.send(fd, quit_packet, sizeof(quit_packet), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+		c->codec->bytes(c->codec_state, 1, &v, 1, sizeof(quit_packet));
+	errno = saved;
+}
+
+void twp_myl_read(struct twp_slot *s, const struct iovec *iov, int cnt, ssize_t r)
+{
+	struct twp_conn *c = s->conn;
+	struct twp_myl *m = c->myl;
+	if (m && m->phase != TWP_MYL_OWN)
+		return; /* only a first use's greeting is kept */
+	if (c->written) {
+		/* The first reply to the login: an OK, or the next login would
+		 * need an exchange this shim does not carry (an auth switch). */
+		uint8_t b[5];
+		size_t k = m && m->seen < 5 ? twp_iov_copy(b, 5u - m->seen, iov, cnt) : 0;
+		if (k && (size_t)r < k)
+			k = (size_t)r;
+		if (k && m->seen + k == 5 && b[k - 1] != 0x00)
+			twp_slot_nopool(s, TWP_R_PROTOCOL);
+		if (m)
+			m->seen = (uint8_t)(m->seen + k);
+		return;
+	}
+	if (!m && (m = c->myl = calloc(1, sizeof(*m))))
+		m->peer = -1;
+	size_t have = m ? m->greeting_n : 0;
+	if (!m || have + (size_t)r > sizeof(m->greeting) ||
+	    (have >= 4 && have >= packet_len(m->greeting))) {
+		twp_slot_nopool(s, TWP_R_PROTOCOL); /* too long, or more than a greeting */
+		return;
+	}
+	m->greeting_n = (uint16_t)(have + twp_iov_copy(m->greeting + have, (size_t)r, iov, cnt));
+}
+
+int twp_myl_handout(int fd, struct twp_slot *s, struct twp_conn *c, uint32_t fdflags)
+{
+	struct twp_myl *m = c->myl;
+	int sv[2], nb = !!(fdflags & TWP_S_NONBLOCK);
+	if (!m || m->greeting_n < 4 || m->greeting_n != packet_len(m->greeting))
+		return -1;
+	drop_peer(m);
+	if (c->inplace) { /* the number the program closed may be its again */
+		int old = c->fd;
+		if (twp_privfd_move(old, c, 0) != TWP_R_NONE)
+			return -1;
+		twp_slot_reset(twp_slot(old));
+		twp_real.close(old);
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0, sv) < 0)
+		return -1;
+	if (twp_real.send(sv[1], m->greeting, m->greeting_n, MSG_NOSIGNAL) != m->greeting_n) {
+		twp_real.close(sv[1]);
+		twp_real.close(sv[0]);
+		return -1;
+	}
+	if ((m->peer = twp_privfd_place(sv[1])) < 0 || /* sv[1] closed either way */
+	    twp_swap(fd, sv[0], nb, fdflags, s->ep, NULL) < 0) {
+		drop_peer(m);
+		twp_real.close(sv[0]);
+		return -1;
+	}
+	twp_real.close(sv[0]);
+	m->phase = TWP_MYL_GREETED;
+	/* c's codec still holds its last use (begin_use comes after). */
+	m->fast = m->accepted_n && !twp_mysql_db_changed(c->codec_state);
+	m->login_n = 0;
+	m->quit = 0;
+	return 0;
+}
