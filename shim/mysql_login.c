@@ -104,15 +104,60 @@ static long recv_packet(int fd, uint8_t *p, size_t cap, uint64_t deadline)
 	return (long)n;
 }
 
-/* The server's verdict on the program's login, carried as COM_CHANGE_USER
- * on c, written to the peer as the reply to the login: 1 (OK), 0 (ERR:
- * the program learns its login failed), -1 (the server answered in a way
- * this shim does not follow; nothing was written to the peer). */
-static int exchange(struct twp_conn *c, struct twp_myl *m)
+/* The login's OK kept with the login, for the next equal one. */
+static void keep_ok(struct twp_myl *m, const uint8_t *pkt, size_t n)
+{
+	m->accepted_n = 0;
+	if (n > sizeof(m->ok))
+		return;
+	memcpy(m->accepted, m->login, m->login_n);
+	m->accepted_n = m->login_n;
+	memcpy(m->ok, pkt, n);
+	m->ok_n = (uint8_t)n;
+}
+
+/* The server's packets of the login exchange, pkt[0..4+got) first, passed
+ * to the program through the peer with their sequence numbers moved by
+ * m->shift, until the program must answer (an auth switch or more data:
+ * phase RELAY) or the server's verdict (OK or ERR: phase ANSWERED).
+ * 0, or -1 when the server went quiet or the peer is gone. */
+static int relay(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m, uint8_t *pkt,
+		 size_t cap, long got, uint64_t deadline)
+{
+	for (;;) {
+		pkt[3] = (uint8_t)(pkt[3] + m->shift);
+		if (twp_real.send(m->peer, pkt, 4 + (size_t)got, MSG_NOSIGNAL | MSG_DONTWAIT) != 4 + got)
+			return -1;
+		if (pkt[4] == 0x00 || pkt[4] == 0xff) {
+			if (pkt[4] == 0xff)
+				twp_slot_nopool(s, TWP_MY_R_LOGIN);
+			else if (m->shift == (int8_t)-1)
+				keep_ok(m, pkt, 4 + (size_t)got);
+			m->phase = TWP_MYL_ANSWERED;
+			return 0;
+		}
+		/* caching_sha2_password's fast-auth success: its OK follows. */
+		if (!(pkt[4] == 0x01 && got == 2 && pkt[5] == 0x03)) {
+			m->phase = TWP_MYL_RELAY;
+			m->login_n = 0;
+			return 0;
+		}
+		if ((got = recv_packet(c->fd, pkt, cap, deadline)) < 1)
+			return -1;
+	}
+}
+
+/* The program's login, carried as COM_CHANGE_USER on c. The server's auth
+ * switch is answered here when it asks for the login's plugin and the
+ * scramble the login answered (the server's later packets reach the
+ * program one sequence number earlier); any other is passed to the
+ * program, which answers it (one number later). 0, or -1. */
+static int exchange(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
 {
 	struct twp_my_login l;
 	uint8_t req[4 + TWP_MYL_LOGIN + 16], pkt[1024], scramble[64];
 	size_t sn = twp_mysql_scramble(m->greeting + 4, m->greeting_n - 4u, scramble, sizeof(scramble));
+	m->accepted_n = 0; /* whatever comes, the session is no longer that login's */
 	if (m->login[3] != 1 || !sn ||
 	    twp_mysql_login_parse(m->login + 4, m->login_n - 4u, &l) < 0)
 		return -1;
@@ -125,42 +170,43 @@ static int exchange(struct twp_conn *c, struct twp_myl *m)
 	if (send_all(c->fd, req, 4 + n, deadline) < 0 ||
 	    (got = recv_packet(c->fd, pkt, sizeof(pkt), deadline)) < 1)
 		return -1;
-	if (pkt[4] == 0xfe) {
-		/* The auth switch: answered with the login's proof when it asks
-		 * for the login's plugin and the scramble the login answered. */
-		const uint8_t *plugin, *data;
-		size_t plen, dlen;
-		if (twp_mysql_switch_parse(pkt + 4, (size_t)got, &plugin, &plen, &data, &dlen) < 0 ||
-		    plen != l.plugin_len || memcmp(plugin, l.plugin, plen) || dlen != sn ||
-		    memcmp(data, scramble, sn))
-			return -1;
+	const uint8_t *plugin, *data;
+	size_t plen, dlen;
+	m->shift = (int8_t)(2 - pkt[3]); /* the program's login was number 1 */
+	if (pkt[4] == 0xfe &&
+	    twp_mysql_switch_parse(pkt + 4, (size_t)got, &plugin, &plen, &data, &dlen) == 0 &&
+	    plen == l.plugin_len && !memcmp(plugin, l.plugin, plen) && dlen == sn &&
+	    !memcmp(data, scramble, sn)) {
 		put_header(req, l.auth_len, (uint8_t)(pkt[3] + 1));
 		memcpy(req + 4, l.auth, l.auth_len);
+		m->shift = (int8_t)(2 - (pkt[3] + 2));
 		if (send_all(c->fd, req, 4 + l.auth_len, deadline) < 0 ||
 		    (got = recv_packet(c->fd, pkt, sizeof(pkt), deadline)) < 1)
 			return -1;
 	}
-	if (pkt[4] != 0x00 && pkt[4] != 0xff)
-		return -1;
-	pkt[3] = 2; /* the reply to a login written with sequence number 1 */
-	if (twp_real.send(m->peer, pkt, 4 + (size_t)got, MSG_NOSIGNAL | MSG_DONTWAIT) != 4 + got)
-		return -1;
-	if (pkt[4] != 0x00)
-		return 0;
-	m->accepted_n = 0;
-	if (4 + (size_t)got <= sizeof(m->ok)) {
-		memcpy(m->accepted, m->login, m->login_n);
-		m->accepted_n = m->login_n;
-		memcpy(m->ok, pkt, 4 + (size_t)got);
-		m->ok_n = (uint8_t)(4 + got);
-	}
-	return 1;
+	return relay(s, c, m, pkt, sizeof(pkt), got, deadline);
 }
 
-/* The reused connection's login, written by the program in one or more
- * calls: taken here, and when whole, carried to the server. */
-static int take_login(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m,
-		      const struct iovec *iov, int cnt, ssize_t *r)
+/* The program's answer in a relayed exchange, to the server, and what the
+ * server says next, to the program. */
+static int relay_answer(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
+{
+	uint8_t pkt[1024];
+	uint64_t deadline = twp_now_ms() + TWP_MYL_WAIT_MS;
+	long got;
+	m->login[3] = (uint8_t)(m->login[3] - m->shift);
+	if (send_all(c->fd, m->login, m->login_n, deadline) < 0 ||
+	    (got = recv_packet(c->fd, pkt, sizeof(pkt), deadline)) < 1)
+		return -1;
+	return relay(s, c, m, pkt, sizeof(pkt), got, deadline);
+}
+
+/* A packet the program writes during the login (the login itself, or its
+ * answer to a relayed auth request), in one or more calls, into
+ * m->login: 1 when whole (*r: the bytes taken), 0 when more is to come,
+ * -1 when it is too long for this shim (*r -1, errno set). */
+static int take_packet(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m,
+		       const struct iovec *iov, int cnt, ssize_t *r)
 {
 	uint8_t buf[TWP_MYL_LOGIN];
 	size_t have = m->login_n, got = twp_iov_copy(buf, sizeof(buf) - have, iov, cnt);
@@ -170,31 +216,36 @@ static int take_login(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m,
 		twp_slot_nopool(s, TWP_R_PROTOCOL);
 		errno = EPIPE; /* a login this long is not pooled (TWP_MYL_LOGIN) */
 		*r = -1;
-		return 1;
+		return -1;
 	}
 	size_t took = have + got > want ? want - have : got;
 	m->login_n = (uint16_t)(have + took);
 	c->codec->bytes(c->codec_state, 1, iov, cnt, took);
 	*r = (ssize_t)took;
-	if (m->login_n < 4 || m->login_n < want)
-		return 1;
-	int saved = errno, v;
-	if (m->fast && m->login_n == m->accepted_n && !memcmp(m->login, m->accepted, m->login_n) &&
-	    twp_real.send(m->peer, m->ok, m->ok_n, MSG_NOSIGNAL | MSG_DONTWAIT) == m->ok_n)
-		v = 1;
+	return m->login_n >= 4 && m->login_n == want;
+}
+
+/* The program's login or answer, whole: answered from the kept OK, or
+ * through the server. When the server cannot be followed, the program sees
+ * its server go away during the handshake. */
+static void answer(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
+{
+	int saved = errno, v = 0;
+	if (m->phase == TWP_MYL_RELAY)
+		v = relay_answer(s, c, m);
+	else if (m->fast && m->login_n == m->accepted_n && !memcmp(m->login, m->accepted, m->login_n) &&
+		 twp_real.send(m->peer, m->ok, m->ok_n, MSG_NOSIGNAL | MSG_DONTWAIT) == m->ok_n)
+		m->phase = TWP_MYL_ANSWERED;
 	else
-		v = exchange(c, m);
-	if (v <= 0)
-		twp_slot_nopool(s, v == 0 ? TWP_MY_R_LOGIN : TWP_R_PROTOCOL);
+		v = exchange(s, c, m);
 	if (v < 0) {
-		/* The program sees its server go away during the handshake. */
-		twp_log(TWP_LOG_WARN, "%s: the server did not take a pooled connection's login as "
-			"COM_CHANGE_USER; this connection is closed", c->target->label);
+		twp_slot_nopool(s, TWP_R_PROTOCOL);
+		twp_log(TWP_LOG_WARN, "%s: the server's answer to a pooled connection's login "
+			"could not be followed; this connection is closed", c->target->label);
 		drop_peer(m);
+		m->phase = TWP_MYL_ANSWERED;
 	}
-	m->phase = TWP_MYL_ANSWERED;
 	errno = saved;
-	return 1;
 }
 
 /* The real connection takes the stand-in's place under fd. */
@@ -250,7 +301,10 @@ int twp_myl_write(int fd, struct twp_slot *s, const struct twp_io *io, ssize_t *
 	}
 	switch (m->phase) {
 	case TWP_MYL_GREETED:
-		return take_login(s, c, m, iov, cnt, r);
+	case TWP_MYL_RELAY:
+		if (take_packet(s, c, m, iov, cnt, r) == 1)
+			answer(s, c, m);
+		return 1;
 	case TWP_MYL_ANSWERED:
 		if (go_live(fd, s, c, m) < 0) {
 			twp_slot_nopool(s, TWP_R_ERROR);
@@ -290,19 +344,8 @@ void twp_myl_read(struct twp_slot *s, const struct iovec *iov, int cnt, ssize_t 
 	struct twp_myl *m = c->myl;
 	if (m && m->phase != TWP_MYL_OWN)
 		return; /* only a first use's greeting is kept */
-	if (c->written) {
-		/* The first reply to the login: an OK, or the next login would
-		 * need an exchange this shim does not carry (an auth switch). */
-		uint8_t b[5];
-		size_t k = m && m->seen < 5 ? twp_iov_copy(b, 5u - m->seen, iov, cnt) : 0;
-		if (k && (size_t)r < k)
-			k = (size_t)r;
-		if (k && m->seen + k == 5 && b[k - 1] != 0x00)
-			twp_slot_nopool(s, TWP_R_PROTOCOL);
-		if (m)
-			m->seen = (uint8_t)(m->seen + k);
+	if (c->written)
 		return;
-	}
 	if (!m && (m = c->myl = calloc(1, sizeof(*m))))
 		m->peer = -1;
 	size_t have = m ? m->greeting_n : 0;

@@ -14,7 +14,9 @@
  * and MySQL answer it with an auth switch carrying the connection's own
  * scramble, which the login's proof answers; the server's verdict (OK, or
  * ERR for a wrong password) is written to the peer for the program as the
- * reply to its login. At the program's first command the real connection
+ * reply to its login. A switch to another plugin (ed25519,
+ * caching_sha2_password) or a request for more is passed to the program,
+ * whose answers go to the server, sequence numbers moved by one. At the program's first command the real connection
  * takes the stand-in's place (swap.h) and the peer is closed.
  *
  * A login byte for byte equal to the last one the server took on that
@@ -29,7 +31,8 @@
  *
  * First use: the greeting is kept as the program reads it, and the login is
  * checked to be one COM_CHANGE_USER can carry; a connection whose greeting
- * or login is not is never parked. */
+ * or login is not is never parked. Only a login answered by the server
+ * without a relayed exchange is kept for the equal-login answer. */
 #ifndef TWP_MYSQL_LOGIN_H
 #define TWP_MYSQL_LOGIN_H
 
@@ -49,6 +52,8 @@
 enum twp_myl_phase {
 	TWP_MYL_OWN,      /* a connection's first use: the program's own login */
 	TWP_MYL_GREETED,  /* reused: the greeting served, the login awaited */
+	TWP_MYL_RELAY,    /* the server asked the program for more (an auth
+			   * switch to another plugin): its answer awaited */
 	TWP_MYL_ANSWERED, /* the login's reply served: the real connection
 			   * goes under the fd at the next write */
 	TWP_MYL_LIVE,     /* the real connection is under the program's fd */
@@ -59,7 +64,8 @@ struct twp_myl {
 	int peer;             /* the stand-in's other end, or -1 */
 	uint8_t phase;
 	uint8_t quit;         /* the program's COM_QUIT was kept back */
-	uint8_t seen;         /* first use: bytes read of the login's reply */
+	int8_t shift;         /* the program's sequence numbers less the
+			       * server's, in the login exchange */
 	uint8_t fast;         /* this handout may answer a login equal to
 			       * accepted with ok, without the server */
 	uint8_t ok_n;

@@ -20,6 +20,10 @@ static void up(void)
 				" GRANT ALL ON d2.* TO u2@'%';"
 				" CREATE TABLE d1.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64));"
 				" INSERT INTO d1.t (v) VALUES ('a'), ('b');"));
+	/* A user of another auth plugin: its login needs an auth switch. */
+	free(h_mariadb_sql(&db, "INSTALL SONAME 'auth_ed25519';"
+				" CREATE USER u3@'%' IDENTIFIED VIA ed25519 USING PASSWORD('p3');"
+				" GRANT ALL ON d1.* TO u3@'%'; GRANT ALL ON d2.* TO u3@'%';"));
 }
 
 static void down(void)
@@ -129,6 +133,26 @@ Test(mysql, alternating_logins_each_see_their_own)
 	long made = h_mariadb_status(&db, "Connections") - before;
 	cr_expect_leq(made, 2, "under /mysql 40 alternating logins made %ld connections", made);
 	prog("mysql-cycle.py", args, fmt("127.0.0.1:%d", db.port), "errors ");
+}
+
+/* A user whose auth plugin (ed25519) is not the one the greeting offers
+ * logs in through an auth switch. On a pooled connection the server's
+ * switch in answer to COM_CHANGE_USER asks for that plugin, which only the
+ * program can answer: it is passed to the program. It was not, and every
+ * such login after another user's lost its connection (10 of 20). */
+Test(mysql, logins_of_another_auth_plugin_alternate)
+{
+	char *args[] = { "40", "quit", "u1:p1:d1", "u3:p3:d1", "u3:p3:d2", "u2:p2:d2", NULL };
+	prog("mysql-cycle.py", args, NULL, "errors ");
+	long before = h_mariadb_status(&db, "Connections");
+	prog("mysql-cycle.py", args, mysql_target(), "errors ");
+	long made = h_mariadb_status(&db, "Connections") - before;
+	cr_expect_leq(made, 2, "under /mysql 40 logins of two plugins made %ld connections", made);
+	char *wrong[] = { "20", "quit", "u3:wrong:d1", "u1:p1:d1", NULL };
+	long plain = prog_count("mysql-cycle.py", wrong, NULL, "errors ");
+	long pooled = prog_count("mysql-cycle.py", wrong, mysql_target(), "errors ");
+	cr_expect_eq(pooled, plain, "under /mysql %ld ed25519 logins failed, without the shim %ld",
+		     pooled, plain);
 }
 
 /* Session state left by one connection (a USE, variables, sql_mode, a
