@@ -135,6 +135,21 @@ Test(mysql, alternating_logins_each_see_their_own)
 	prog("mysql-cycle.py", args, fmt("127.0.0.1:%d", db.port), "errors ");
 }
 
+/* A parked connection the server closed (its idle timeout) is found dead
+ * when the next program connects, and that program gets a fresh
+ * connection and its own greeting: no error. */
+Test(mysql, a_connection_the_server_closed_is_replaced_at_checkout)
+{
+	free(h_mariadb_sql(&db, "SET GLOBAL wait_timeout = 1"));
+	long before = h_mariadb_status(&db, "Connections");
+	cycles(mysql_target(), 3, "pause");
+	long made = h_mariadb_status(&db, "Connections") - before;
+	cr_expect_eq(made, 3, "3 runs 2 s apart, past the server's 1 s idle timeout, made %ld "
+		     "connections", made);
+	long closed = h_mariadb_status(&db, "Aborted_clients");
+	cr_expect_geq(closed, 2, "the server closed only %ld idle connections", closed);
+}
+
 /* A user whose auth plugin (ed25519) is not the one the greeting offers
  * logs in through an auth switch. On a pooled connection the server's
  * switch in answer to COM_CHANGE_USER asks for that plugin, which only the

@@ -3,8 +3,10 @@
 with the next login of the list (round robin), SELECT CURRENT_USER(),
 DATABASE(), check both are that login's, then go away; MODE quit closes
 with COM_QUIT (conn.close()), noquit drops the socket without it, as a
-killed or careless client does. Prints one line per error and 'errors E'."""
+killed or careless client does, pause closes with COM_QUIT and waits 2 s
+before the next cycle. Prints one line per error and 'errors E'."""
 import sys
+import time
 
 import pymysql
 
@@ -23,8 +25,10 @@ for i in range(n):
         if got != want:
             errors += 1
             print(f"run {i}: got {got}, want {want}")
-        if mode == "quit":
+        if mode in ("quit", "pause"):
             c.close()
+            if mode == "pause":
+                time.sleep(2)
         else:
             c._rfile.close()  # the socket's last other reference
             c._sock.close()
