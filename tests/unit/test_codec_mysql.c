@@ -333,3 +333,38 @@ Test(codec_mysql, a_use_that_may_change_the_database_is_seen)
 	cr_expect(twp_mysql_db_changed(st), "COM_INIT_DB");
 	free(st);
 }
+
+/* The scramble of a real greeting: 8 bytes after the thread id and 12
+ * after the reserved bytes; a greeting cut anywhere gives none or a
+ * shorter one, never a read past its end (ASan run). */
+Test(codec_mysql, the_scramble_of_a_greeting)
+{
+	const uint8_t *g = (const uint8_t *)my_conv0[0].b + 4;
+	size_t n = my_conv0[0].len - 4;
+	uint8_t s[64];
+	cr_assert_eq(twp_mysql_scramble(g, n, s, sizeof(s)), 20);
+	cr_expect_eq(memcmp(s, "tV/*$r6S", 8), 0, "the first part");
+	cr_expect_eq(memcmp(s + 8, "}?aJ0Oz>`L9x", 12), 0, "the second part");
+	for (size_t cut = 0; cut < n; cut++) {
+		uint8_t *copy = malloc(cut ? cut : 1);
+		memcpy(copy, g, cut);
+		cr_expect_leq(twp_mysql_scramble(copy, cut, s, sizeof(s)), 20, "cut at %zu", cut);
+		free(copy);
+	}
+	cr_expect_eq(twp_mysql_scramble(g, n, s, 16), 0, "a scramble longer than the room");
+}
+
+/* An auth switch request: the plugin's name and its data, the trailing
+ * NUL left out; anything else is not one. */
+Test(codec_mysql, an_auth_switch_request)
+{
+	static const uint8_t sw[] = "\xfe" "client_ed25519\0" "0123456789abcdef0123456789abcdef";
+	const uint8_t *plugin, *data;
+	size_t plen, dlen;
+	cr_assert_eq(twp_mysql_switch_parse(sw, sizeof(sw), &plugin, &plen, &data, &dlen), 0);
+	cr_expect(plen == 14 && !memcmp(plugin, "client_ed25519", 14));
+	cr_expect(dlen == 32 && !memcmp(data, "0123456789abcdef", 16));
+	cr_expect_eq(twp_mysql_switch_parse(sw, 8, &plugin, &plen, &data, &dlen), -1, "no NUL");
+	cr_expect_eq(twp_mysql_switch_parse((const uint8_t *)"\x00\x00", 2, &plugin, &plen, &data,
+					    &dlen), -1, "an OK");
+}
