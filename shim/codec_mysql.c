@@ -83,9 +83,10 @@ struct twp_my {
 	uint64_t count;  /* definitions left */
 	uint32_t pcols;  /* a prepare's columns, after its parameters */
 	uint8_t query;   /* the client's packet is a query's text (scanned) */
-	uint8_t word;    /* the scan: 1-3 "use" matched so far, 4 inside
-			  * another word, 0 between words */
+	uint8_t nword;   /* the scan: length of the word so far (5: longer) */
+	char word[4];    /* its first letters, lower case */
 	uint8_t use;     /* the database may have been changed */
+	uint8_t role;    /* the active role may have been changed */
 };
 
 static void die(struct twp_my *m, enum twp_reason why)
@@ -335,22 +336,31 @@ static int command_step(uint8_t cmd)
 	}
 }
 
-/* A query's text, byte by byte: does it hold the word USE (in any case,
- * anywhere: a false alarm costs only a full re-login). */
+/* A word of a query ends: USE and (SET) ROLE change what
+ * COM_RESET_CONNECTION keeps. MariaDB's COM_CHANGE_USER keeps the role
+ * too, so a session that may have one is never parked. */
+static void word_end(struct twp_my *m)
+{
+	if (m->nword == 3 && !memcmp(m->word, "use", 3))
+		m->use = 1;
+	if (m->nword == 4 && !memcmp(m->word, "role", 4))
+		m->role = 1;
+	m->nword = 0;
+}
+
+/* A query's text, byte by byte: does it hold the word USE or ROLE (in any
+ * case, anywhere: a false alarm costs only a full re-login). */
 static void scan(struct twp_my *m, uint8_t b)
 {
 	uint8_t c = b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b;
 	int in_word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
 		      c >= 0x80;
-	if (!in_word) {
-		if (m->word == 3)
-			m->use = 1;
-		m->word = 0;
-	} else if (m->word < 3 && c == (uint8_t)"use"[m->word]) {
-		m->word++;
-	} else {
-		m->word = 4;
-	}
+	if (!in_word)
+		word_end(m);
+	else if (m->nword < 4)
+		m->word[m->nword++] = (char)c;
+	else
+		m->nword = 5;
 }
 
 /* The client's payload bytes p[0..k), the first at offset at of its
@@ -360,7 +370,7 @@ static void client_text(struct twp_my *m, const uint8_t *p, size_t k, uint64_t a
 	for (size_t i = 0; i < k; i++) {
 		if (at + i == 0) {
 			m->query = p[i] == COM_QUERY || p[i] == COM_STMT_PREPARE;
-			m->word = 0;
+			m->nword = 0;
 		} else if (m->query) {
 			scan(m, p[i]);
 		}
@@ -384,8 +394,8 @@ static void command(struct twp_my *m, const struct pkt *k)
 
 static void from_client(struct twp_my *m, const struct pkt *k)
 {
-	if (m->query && m->word == 3)
-		m->use = 1;
+	if (m->query)
+		word_end(m);
 	m->query = 0;
 	switch (m->phase) {
 	case PH_LOGIN: login(m, k); break;
@@ -468,7 +478,7 @@ static enum twp_reason my_verdict(const void *state)
 
 static int my_needs_reset(const void *state)
 {
-	return between(state);
+	return between(state) && !((const struct twp_my *)state)->role;
 }
 
 int twp_mysql_between(const void *state)

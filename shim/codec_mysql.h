@@ -10,7 +10,8 @@
  * followed through their continuation packets.
  *
  * A connection is parkable only between commands (every reply read) or
- * after COM_QUIT. Never: TLS, compression, a login that failed,
+ * after COM_QUIT. Never: TLS, compression, a login that failed, a query
+ * with the word ROLE (MariaDB keeps an active role across both resets),
  * COM_CHANGE_USER, LOAD DATA LOCAL INFILE (the server asked for a file),
  * a command this codec does not know, a command written while a reply was
  * still due. Nothing is replayed: a query may act twice.
@@ -43,7 +44,8 @@ int twp_mysql_quit(const void *state);
 int twp_mysql_between(const void *state);
 
 /* 1 when the use may have changed the database (COM_INIT_DB, a query or
- * prepare with the word USE): COM_RESET_CONNECTION keeps a USE. */
+ * prepare with the word USE): COM_RESET_CONNECTION keeps it. (A query with
+ * the word ROLE: never parked, as COM_CHANGE_USER keeps the role too.) */
 int twp_mysql_db_changed(const void *state);
 
 /* The scramble of a greeting payload p[0..n) into out: its length (20 on

@@ -19,7 +19,8 @@ static void up(void)
 				" GRANT ALL ON d1.* TO u1@'%'; GRANT ALL ON d2.* TO u1@'%';"
 				" GRANT ALL ON d2.* TO u2@'%';"
 				" CREATE TABLE d1.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64));"
-				" INSERT INTO d1.t (v) VALUES ('a'), ('b');"));
+				" INSERT INTO d1.t (v) VALUES ('a'), ('b');"
+				" CREATE ROLE r1; GRANT r1 TO u1@'%';"));
 	/* A user of another auth plugin: its login needs an auth switch. */
 	free(h_mariadb_sql(&db, "INSTALL SONAME 'auth_ed25519';"
 				" CREATE USER u3@'%' IDENTIFIED VIA ed25519 USING PASSWORD('p3');"

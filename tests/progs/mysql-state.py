@@ -5,7 +5,7 @@ noquit: drops the socket), then a new connection of the same process
 (user B) checks it sees a fresh session. Prints one line per leak and
 'leaks N'. Run with and without the shim: both must print 'leaks 0'.
 Needs database d1 with table t (id INT PRIMARY KEY AUTO_INCREMENT, v
-VARCHAR(64)) and d2, user u1/p1 with rights on both."""
+VARCHAR(64)) and d2, user u1/p1 with rights on both and role r1."""
 import sys
 
 import pymysql
@@ -50,6 +50,7 @@ cases = [
      lambda b: one(b, "SELECT @@character_set_client") == ("utf8mb4",)),
     ("session variable", ["SET SESSION wait_timeout = 77"],
      lambda b: one(b, "SELECT @@session.wait_timeout = @@global.wait_timeout") == (1,)),
+    ("role", ["SET ROLE r1"], lambda b: one(b, "SELECT CURRENT_ROLE()") == (None,)),
     ("temporary table", ["CREATE TEMPORARY TABLE tt (a INT)"], lambda b: fails(b, "SELECT * FROM tt")),
     ("open transaction", ["SET autocommit = 0", "INSERT INTO t (v) VALUES ('uncommitted')"],
      lambda b: one(b, "SELECT COUNT(*) FROM t WHERE v = 'uncommitted'") == (0,)),

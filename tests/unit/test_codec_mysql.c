@@ -313,7 +313,7 @@ Test(codec_mysql, a_use_that_may_change_the_database_is_seen)
 	} cases[] = {
 		{ "SELECT 1", 0 },        { "use d2", 1 },          { "SELECT * FROM users", 0 },
 		{ "select 1;USE`d2`", 1 }, { "SELECT 'reuse', fuse", 0 }, { "  Use d2", 1 },
-		{ "SELECT 1 /* use */", 1 },
+		{ "SELECT 1 /* use */", 1 }, { "SELECT roles FROM t", 0 }, { "SELECT 'user'", 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		void *st = logged_in();
@@ -367,4 +367,22 @@ Test(codec_mysql, an_auth_switch_request)
 	cr_expect_eq(twp_mysql_switch_parse(sw, 8, &plugin, &plen, &data, &dlen), -1, "no NUL");
 	cr_expect_eq(twp_mysql_switch_parse((const uint8_t *)"\x00\x00", 2, &plugin, &plen, &data,
 					    &dlen), -1, "an OK");
+}
+
+/* MariaDB keeps an active role across COM_RESET_CONNECTION and
+ * COM_CHANGE_USER alike: a session that may have set one is never parked. */
+Test(codec_mysql, a_session_that_may_have_set_a_role_is_never_parked)
+{
+	static const char *const sql[] = { "SET ROLE r1", "set role NONE", "SELECT 1; SET ROLE r1" };
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		void *st = logged_in();
+		char q[64];
+		size_t n = strlen(sql[i]);
+		q[0] = 0x03;
+		memcpy(q + 1, sql[i], n);
+		packet(st, 1, 0, q, n + 1);
+		packet(st, 0, 1, "\x00\x00\x00\x02\x00\x00\x00", 7);
+		cr_expect_eq(verdict(st), TWP_MY_R_STATE, "%s", sql[i]);
+		free(st);
+	}
 }
