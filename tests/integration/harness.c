@@ -711,29 +711,62 @@ static int mariadb_wait(struct h_server *s)
 	return -1;
 }
 
-void h_mariadb_start(struct h_server *s)
+/* A self-signed certificate for 127.0.0.1 in s->dir/cert.pem (its own CA)
+ * and its key; the mariadbd options that serve it. */
+static char *mariadb_tls_options(struct h_server *s)
+{
+	char *cert = h_fmt("%s/cert.pem", s->dir), *key = h_fmt("%s/key.pem", s->dir);
+	char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+			 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+			 "/CN=twpool-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+			 key, "-out", cert, NULL };
+	struct h_run r;
+	h_run(&r, argv, NULL, 0, 60);
+	if (r.status != 0)
+		cr_assert_fail("openssl req failed (scripts/deps test installs openssl): %s", r.err);
+	h_run_free(&r);
+	char *q = sh_quote(cert), *k = sh_quote(key), *opts = h_fmt("--ssl-cert=%s --ssl-key=%s", q, k);
+	free(q);
+	free(k);
+	free(cert);
+	free(key);
+	return opts;
+}
+
+static void mariadb_start(struct h_server *s, int tls)
 {
 	memset(s, 0, sizeof(*s));
 	strcpy(s->kind, "mariadb");
 	make_temp_dir(s->dir, sizeof(s->dir), "mariadb");
 	mariadb_install(s);
 	s->port = h_free_port();
-	char *dir = sh_quote(s->dir), *cmd;
+	char *dir = sh_quote(s->dir), *cmd, *ssl = tls ? mariadb_tls_options(s) : strdup("");
 	if (asprintf(&cmd,
 		     "mariadbd --no-defaults --user=root --datadir=%s/data --port=%d "
 		     "--bind-address=127.0.0.1 --socket=%s/mysql.sock --pid-file=%s/mysql.pid "
 		     "--skip-log-bin --skip-name-resolve --innodb-buffer-pool-size=16M "
-		     "--max-connections=500",
-		     dir, s->port, dir, dir) < 0)
+		     "--max-connections=500 %s",
+		     dir, s->port, dir, dir, ssl) < 0)
 		cr_assert_fail("asprintf: out of memory");
 	server_spawn(s, cmd, -1, "mariadbd.log");
 	free(cmd);
 	free(dir);
+	free(ssl);
 	if (mariadb_wait(s) < 0) {
 		struct tail log = log_tail(s, "mariadbd.log");
 		h_server_stop(s);
 		cr_assert_fail("mariadbd did not start. Its log:\n%s", log.text);
 	}
+}
+
+void h_mariadb_start(struct h_server *s)
+{
+	mariadb_start(s, 0);
+}
+
+void h_mariadb_start_tls(struct h_server *s)
+{
+	mariadb_start(s, 1);
 }
 
 char *h_mariadb_sql(struct h_server *s, const char *sql)

@@ -61,6 +61,11 @@ void h_memcached_start(struct h_server *s, const char *extra_args);
  * (30 s at most). root logs in over the socket without a password. */
 void h_mariadb_start(struct h_server *s);
 
+/* The same, the server also offering TLS (not requiring it) with a
+ * self-signed certificate for 127.0.0.1 made with openssl at start:
+ * s->dir/cert.pem, which is also the CA a client verifies it with. */
+void h_mariadb_start_tls(struct h_server *s);
+
 /* Runs sql (several statements allowed) as root over the unix socket with
  * the mariadb client; its output (tab-separated, no column names). Fails
  * the test on an error. */

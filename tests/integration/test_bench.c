@@ -85,9 +85,10 @@ Test(bench, short_mode_runs_every_section, .timeout = 150)
 	cr_assert(!r.timed_out, "scripts/bench --short did not finish in 120 s:\n%s\n%s", r.out, r.err);
 	cr_assert(r.status == 0, "scripts/bench --short exited %d:\n%s\n%s", r.status, r.out, r.err);
 
-	/* Throughput: redis-benchmark GET/SET at c1 and c10, the bundled client. */
+	/* Throughput: redis-benchmark GET/SET at c1 and c10, the bundled client,
+	 * PyMySQL against MariaDB (the script fails unless /mysql pooled it). */
 	const char *groups[] = { "redis-get-c1", "redis-get-c10", "redis-set-c1", "redis-set-c10",
-				 "client" };
+				 "client", "mysql" };
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		char *ka = fmt("%s twpool/keep-alive", groups[i]);
 		char *pr = fmt("%s twpool/per-request", groups[i]);
@@ -152,6 +153,7 @@ Test(bench, short_mode_runs_every_section, .timeout = 150)
 	cr_expect(strstr(md, "CPUs (nproc)") && strstr(md, "Linux ") && strstr(md, "Date: "),
 		  "results.md does not name the machine:\n%s", md);
 	cr_expect(strstr(r.out, "| redis SET -c 10 |"), "the Markdown table is not on stdout");
+	cr_expect(strstr(md, "| MySQL: PyMySQL SELECT 1 / MariaDB |"), "no MySQL row in results.md");
 
 	/* No chart in --short mode: gnuplot is never run, no PNG is left. */
 	cr_expect(line_starting(r.out, "chart: skipped in --short mode"),
