@@ -41,9 +41,10 @@ static const struct client clients[] = {
 };
 
 /* The client's n cycles over logins ("USER:PASSWORD:DB", at most 3,
- * NULL-terminated), with the shim (protocol "mysql", or "" for a target
- * without one) or without it (NULL): the errors it counted. */
-static long cycles(const struct client *c, const char *protocol, int n, const char *const logins[])
+ * NULL-terminated), with the shim (protocol "mysql") or without it (NULL):
+ * the errors it counted; *out: what it printed. */
+static long cycles(const struct client *c, const char *protocol, int n, const char *const logins[],
+		   char **out)
 {
 	char *prog = c->interp ? fmt("%s/tests/progs/%s", h_src(), c->prog)
 			       : fmt("%s/%s", h_build(), c->prog);
@@ -57,13 +58,11 @@ static long cycles(const struct client *c, const char *protocol, int n, const ch
 	for (int l = 0; logins[l] && l < 3; l++)
 		argv[i++] = (char *)logins[l];
 	argv[i] = NULL;
-	char *out = h_run_out(c->interp ? argv : argv + 1, db.port, protocol, 200);
-	char *at = strstr(out, "errors ");
+	*out = h_run_out(c->interp ? argv : argv + 1, db.port, protocol, 200);
+	char *at = strstr(*out, "errors ");
 	long errors = -1;
 	cr_assert(at && sscanf(at + 7, "%ld", &errors) == 1, "%s: no error count in:\n%.2000s",
-		  c->name, out);
-	if (errors)
-		cr_log_info("%s under %s: %.2000s", c->name, protocol ? protocol : "no shim", out);
+		  c->name, *out);
 	return errors;
 }
 
@@ -71,10 +70,11 @@ static long cycles(const struct client *c, const char *protocol, int n, const ch
 static long connections(const struct client *c, const char *protocol, int n,
 			const char *const logins[], const char *what)
 {
+	char *out;
 	long before = h_mariadb_status(&db, "Connections");
-	long errors = cycles(c, protocol, n, logins);
-	cr_expect_eq(errors, 0, "%s %s under %s: %ld errors in %d cycles", c->name, what,
-		     protocol ? protocol : "no shim", errors, n);
+	long errors = cycles(c, protocol, n, logins, &out);
+	cr_expect_eq(errors, 0, "%s %s under %s: %ld errors in %d cycles:\n%.2000s", c->name, what,
+		     protocol ? protocol : "no shim", errors, n, out);
 	return h_mariadb_status(&db, "Connections") - before;
 }
 
@@ -108,10 +108,13 @@ static void alternating(const struct client *c)
 static void wrong_password(const struct client *c)
 {
 	const char *const logins[] = { "u1:p1:d1", "u2:wrong:d2", NULL };
-	long plain = cycles(c, NULL, 20, logins), pooled = cycles(c, "mysql", 20, logins);
-	cr_expect_eq(plain, 10, "%s without the shim: %ld of 20 logins failed", c->name, plain);
-	cr_expect_eq(pooled, plain, "%s under /mysql: %ld logins failed, without the shim %ld",
-		     c->name, pooled, plain);
+	char *plain_out, *pooled_out;
+	long plain = cycles(c, NULL, 20, logins, &plain_out);
+	long pooled = cycles(c, "mysql", 20, logins, &pooled_out);
+	cr_expect_eq(plain, 10, "%s without the shim: %ld of 20 logins failed:\n%.2000s", c->name,
+		     plain, plain_out);
+	cr_expect_eq(pooled, plain, "%s under /mysql: %ld logins failed, without the shim %ld:\n%.2000s",
+		     c->name, pooled, plain, pooled_out);
 }
 
 /* Indices into clients: Criterion may run a test in a new process image,
