@@ -22,6 +22,10 @@ static void up(void)
 				" CREATE USER u1@'%' IDENTIFIED BY 'p1'; CREATE USER u2@'%' IDENTIFIED BY 'p2';"
 				" GRANT ALL ON d1.* TO u1@'%'; GRANT ALL ON d2.* TO u1@'%';"
 				" GRANT ALL ON d2.* TO u2@'%';"));
+	/* A user of another auth plugin: its login needs an auth switch. */
+	free(h_mariadb_sql(&db, "INSTALL SONAME 'auth_ed25519';"
+				" CREATE USER u3@'%' IDENTIFIED VIA ed25519 USING PASSWORD('p3');"
+				" GRANT ALL ON d1.* TO u3@'%'; GRANT ALL ON d2.* TO u3@'%';"));
 }
 
 static void down(void) { h_server_stop(&db); }
@@ -30,17 +34,18 @@ struct client {
 	const char *name, *interp, *prog; /* interp NULL: prog is in the build dir */
 	const char *api; /* the program's first argument, or NULL */
 	int extension;	 /* a PHP extension: loaded with RTLD_DEEPBIND */
+	int ed25519;	 /* has MariaDB's client_ed25519 auth plugin */
 };
 
 static const struct client clients[] = {
-	{ "php-mysqli", "php", "mysql-cycle.php", "mysqli", 1 },
-	{ "php-pdo_mysql", "php", "mysql-cycle.php", "pdo", 1 },
-	{ "perl-DBD::MariaDB", "perl", "mysql-cycle.pl", "MariaDB", 0 },
-	{ "perl-DBD::mysql", "perl", "mysql-cycle.pl", "mysql", 0 },
-	{ "c-libmariadb", NULL, "mysql-cycle-c", NULL, 0 },
+	{ "php-mysqli", "php", "mysql-cycle.php", "mysqli", 1, 0 },
+	{ "php-pdo_mysql", "php", "mysql-cycle.php", "pdo", 1, 0 },
+	{ "perl-DBD::MariaDB", "perl", "mysql-cycle.pl", "MariaDB", 0, 1 },
+	{ "perl-DBD::mysql", "perl", "mysql-cycle.pl", "mysql", 0, 1 },
+	{ "c-libmariadb", NULL, "mysql-cycle-c", NULL, 0, 1 },
 };
 
-/* The client's n cycles over logins ("USER:PASSWORD:DB", at most 3,
+/* The client's n cycles over logins ("USER:PASSWORD:DB", at most 4,
  * NULL-terminated), with the shim (protocol "mysql") or without it (NULL):
  * the errors it counted; *out: what it printed. */
 static long cycles(const struct client *c, const char *protocol, int n, const char *const logins[],
@@ -55,7 +60,7 @@ static long cycles(const struct client *c, const char *protocol, int n, const ch
 	argv[i++] = fmt("%d", db.port);
 	argv[i++] = fmt("%d", n);
 	argv[i++] = "quit";
-	for (int l = 0; logins[l] && l < 3; l++)
+	for (int l = 0; logins[l] && l < 4; l++)
 		argv[i++] = (char *)logins[l];
 	argv[i] = NULL;
 	*out = h_run_out(c->interp ? argv : argv + 1, db.port, protocol, 200);
@@ -117,6 +122,29 @@ static void wrong_password(const struct client *c)
 		     c->name, pooled, plain, pooled_out);
 }
 
+/* A user of the ed25519 plugin among others: the server's auth switch in
+ * answer to the pooled connection's COM_CHANGE_USER is the program's to
+ * answer. Clients on libmariadb have the plugin and log in every time;
+ * mysqlnd has not and fails those logins, under the shim exactly as often
+ * as without it, the others going on working. */
+static void other_auth_plugin(const struct client *c)
+{
+	const char *const logins[] = { "u1:p1:d1", "u3:p3:d1", "u3:p3:d2", "u2:p2:d2", NULL };
+	char *plain_out, *pooled_out;
+	long before = h_mariadb_status(&db, "Connections");
+	long plain = cycles(c, NULL, 40, logins, &plain_out);
+	long made = h_mariadb_status(&db, "Connections") - before;
+	long pooled = cycles(c, "mysql", 40, logins, &pooled_out);
+	made = h_mariadb_status(&db, "Connections") - before - made;
+	cr_expect_eq(plain, c->ed25519 ? 0 : 20, "%s without the shim: %ld of 40 logins failed:\n%.2000s",
+		     c->name, plain, plain_out);
+	cr_expect_eq(pooled, plain, "%s under /mysql: %ld logins failed, without the shim %ld:\n%.2000s",
+		     c->name, pooled, plain, pooled_out);
+	if (c->ed25519)
+		cr_expect_leq(made, 3, "%s under /mysql: 40 logins of two plugins made %ld connections",
+			      c->name, made);
+}
+
 /* Indices into clients: Criterion may run a test in a new process image,
  * where pointers taken in the runner mean nothing. */
 ParameterizedTestParameters(mysql_clients, each)
@@ -137,4 +165,5 @@ ParameterizedTest(int *i, mysql_clients, each, .init = up, .fini = down, .timeou
 	per_request(c);
 	alternating(c);
 	wrong_password(c);
+	other_auth_plugin(c);
 }
