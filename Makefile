@@ -132,6 +132,11 @@ $(BUILD)/unit-tests: $(UNIT_SRC) $(INT_OBJ) cmd/broker_hold.c
 $(BUILD)/integration-tests: $(INTEG_SRC) tests/integration/harness.c tests/integration/harness.h
 	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $(INTEG_SRC) tests/integration/harness.c -lcriterion -lpthread
 
+# A C client on libmariadb for test_mysql_clients; only the tests need it.
+$(BUILD)/mysql-cycle-c: tests/progs/mysql-cycle-c.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) $$(mariadb_config --cflags) -o $@ $< $$(mariadb_config --libs)
+test: $(BUILD)/mysql-cycle-c
+
 deps:
 	scripts/deps build
 
