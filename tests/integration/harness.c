@@ -784,6 +784,16 @@ char *h_mariadb_sql(struct h_server *s, const char *sql)
 	return out;
 }
 
+void h_mariadb_test_users(struct h_server *s)
+{
+	free(h_mariadb_sql(s, "CREATE DATABASE d1; CREATE DATABASE d2;"
+			      " CREATE USER u1@'%' IDENTIFIED BY 'p1'; CREATE USER u2@'%' IDENTIFIED BY 'p2';"
+			      " GRANT ALL ON d1.* TO u1@'%'; GRANT ALL ON d2.* TO u1@'%';"
+			      " GRANT ALL ON d2.* TO u2@'%'; INSTALL SONAME 'auth_ed25519';"
+			      " CREATE USER u3@'%' IDENTIFIED VIA ed25519 USING PASSWORD('p3');"
+			      " GRANT ALL ON d1.* TO u3@'%'; GRANT ALL ON d2.* TO u3@'%';"));
+}
+
 long h_mariadb_status(struct h_server *s, const char *name)
 {
 	char *out = h_mariadb_sql(s, h_fmt("SHOW GLOBAL STATUS LIKE '%s'", name));

@@ -66,6 +66,11 @@ void h_mariadb_start(struct h_server *s);
  * s->dir/cert.pem, which is also the CA a client verifies it with. */
 void h_mariadb_start_tls(struct h_server *s);
 
+/* The MySQL tests' databases and users: d1 and d2; u1/p1 on both, u2/p2 on
+ * d2 (mysql_native_password); u3/p3 on both through ed25519, a plugin the
+ * greeting does not offer, so its login needs an auth switch. */
+void h_mariadb_test_users(struct h_server *s);
+
 /* Runs sql (several statements allowed) as root over the unix socket with
  * the mariadb client; its output (tab-separated, no column names). Fails
  * the test on an error. */

@@ -14,17 +14,10 @@ static struct h_server db;
 static void up(void)
 {
 	h_mariadb_start(&db);
-	free(h_mariadb_sql(&db, "CREATE DATABASE d1; CREATE DATABASE d2;"
-				" CREATE USER u1@'%' IDENTIFIED BY 'p1'; CREATE USER u2@'%' IDENTIFIED BY 'p2';"
-				" GRANT ALL ON d1.* TO u1@'%'; GRANT ALL ON d2.* TO u1@'%';"
-				" GRANT ALL ON d2.* TO u2@'%';"
-				" CREATE TABLE d1.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64));"
+	h_mariadb_test_users(&db);
+	free(h_mariadb_sql(&db, "CREATE TABLE d1.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64));"
 				" INSERT INTO d1.t (v) VALUES ('a'), ('b');"
 				" CREATE ROLE r1; GRANT r1 TO u1@'%';"));
-	/* A user of another auth plugin: its login needs an auth switch. */
-	free(h_mariadb_sql(&db, "INSTALL SONAME 'auth_ed25519';"
-				" CREATE USER u3@'%' IDENTIFIED VIA ed25519 USING PASSWORD('p3');"
-				" GRANT ALL ON d1.* TO u3@'%'; GRANT ALL ON d2.* TO u3@'%';"));
 }
 
 static void down(void)

@@ -18,14 +18,7 @@ static struct h_server db;
 static void up(void)
 {
 	h_mariadb_start(&db);
-	free(h_mariadb_sql(&db, "CREATE DATABASE d1; CREATE DATABASE d2;"
-				" CREATE USER u1@'%' IDENTIFIED BY 'p1'; CREATE USER u2@'%' IDENTIFIED BY 'p2';"
-				" GRANT ALL ON d1.* TO u1@'%'; GRANT ALL ON d2.* TO u1@'%';"
-				" GRANT ALL ON d2.* TO u2@'%';"));
-	/* A user of another auth plugin: its login needs an auth switch. */
-	free(h_mariadb_sql(&db, "INSTALL SONAME 'auth_ed25519';"
-				" CREATE USER u3@'%' IDENTIFIED VIA ed25519 USING PASSWORD('p3');"
-				" GRANT ALL ON d1.* TO u3@'%'; GRANT ALL ON d2.* TO u3@'%';"));
+	h_mariadb_test_users(&db);
 }
 
 static void down(void) { h_server_stop(&db); }
