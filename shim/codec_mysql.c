@@ -595,6 +595,28 @@ size_t twp_mysql_change_user(const struct twp_my_login *l, uint8_t *buf, size_t 
 	return (size_t)(w - buf);
 }
 
+size_t twp_mysql_login_unanswered(const struct twp_my_login *l, const uint8_t *head,
+				  uint8_t *buf, size_t cap)
+{
+	static const char plugin[] = "twpool_auth_switch";
+	size_t need = 32 + l->user_len + 1 + 1 + l->db_len + 1 + sizeof(plugin) + l->attrs_len;
+	if (need > cap || !(l->caps & CLIENT_PLUGIN_AUTH) ||
+	    !(l->caps & (CLIENT_PLUGIN_AUTH_LENENC | CLIENT_SECURE_CONNECTION)))
+		return 0;
+	uint8_t *w = put(buf, head, 32);
+	w = put(w, l->user, l->user_len);
+	*w++ = 0;
+	*w++ = 0; /* no auth data, as a one-byte length or a length-encoded one */
+	if (l->caps & CLIENT_CONNECT_WITH_DB) {
+		w = put(w, l->db ? l->db : (const uint8_t *)"", l->db_len);
+		*w++ = 0;
+	}
+	w = put(w, plugin, sizeof(plugin));
+	if (l->caps & CLIENT_CONNECT_ATTRS)
+		w = put(w, l->attrs, l->attrs_len);
+	return (size_t)(w - buf);
+}
+
 /* The greeting's scramble: 8 bytes after the thread id, and the rest
  * after the reserved bytes (its last, a NUL, left out). */
 size_t twp_mysql_scramble(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
@@ -641,11 +663,15 @@ int twp_mysql_switch_parse(const uint8_t *p, size_t n, const uint8_t **plugin, s
 	return 0;
 }
 
-/* COM_RESET_CONNECTION, and the OK it is answered with (no rows, no id,
- * autocommit on, no warnings) when the client asked for no session
- * tracking. Any other answer: the connection is not used again. */
-static const char reset_request[] = "\x01\x00\x00\x00\x1f";
-static const char reset_ok[] = "\x07\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00";
+/* COM_RESET_CONNECTION, then SET ROLE NONE (MariaDB keeps an active role
+ * across the reset, and a role set in a way no scan of the query text sees
+ * would reach the next user), and the two OKs they are answered with (no
+ * rows, no id, autocommit on, no warnings) when the client asked for no
+ * session tracking. Any other answer: the connection is not used again. */
+static const char reset_request[] = "\x01\x00\x00\x00\x1f"
+				    "\x0e\x00\x00\x00\x03SET ROLE NONE";
+static const char reset_ok[] = "\x07\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00"
+			       "\x07\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00";
 
 const struct twp_codec twp_codec_mysql = {
 	.name = "mysql",

@@ -27,6 +27,9 @@
 
 #include "codec.h"
 
+/* The login's capability flag that starts TLS. */
+#define TWP_MY_CLIENT_SSL 0x800u
+
 /* The reasons verdict() gives, named once. */
 #define TWP_MY_R_DUE TWP_R_LAST_WRITE  /* a reply is still due or unread */
 #define TWP_MY_R_PARTIAL TWP_R_PARTIAL /* inside a packet */
@@ -76,5 +79,13 @@ int twp_mysql_login_parse(const uint8_t *p, size_t n, struct twp_my_login *l);
  * or 0 when it does not fit cap. MariaDB answers it with an auth switch
  * carrying that same scramble, which l's auth data answers. */
 size_t twp_mysql_change_user(const struct twp_my_login *l, uint8_t *buf, size_t cap);
+
+/* The login payload l (whose first 32 bytes are head) asking for no
+ * plugin the server has and carrying no auth data: the server answers it
+ * with an auth switch carrying its own scramble, which the program that
+ * wrote l answers. Its length, or 0 (no room, or a client without plugin
+ * auth). */
+size_t twp_mysql_login_unanswered(const struct twp_my_login *l, const uint8_t *head,
+				  uint8_t *buf, size_t cap);
 
 #endif

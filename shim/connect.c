@@ -65,6 +65,8 @@ static enum twp_reason reuse_check(int fd, struct twp_conn *c)
 	int saved = errno;
 	if (twp_conn_server_first(c))
 		return TWP_R_SERVER_FIRST;
+	if (c->myl && atomic_load_explicit(&c->target->mysql_mixed, memory_order_relaxed))
+		return TWP_R_PROTOCOL;
 	enum twp_reason why = c->reset_pending ? twp_conn_consume_reset(c, fd) : TWP_R_NONE;
 	if (why != TWP_R_NONE) {
 		errno = saved;

@@ -26,6 +26,8 @@ static void name_twice(int oldfd, int newfd)
 		return;
 	if (os)
 		twp_slot_nopool(os, TWP_R_SHARED);
+	if (twp_kind(ost) == TWP_FD_TRACKED)
+		twp_myl_duplicated(os);
 	if (!ns)
 		return;
 	twp_slot_reset(ns);

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "clock.h"
@@ -16,6 +17,7 @@
 #include "pool.h"
 #include "privfd.h"
 #include "real.h"
+#include "sockopt.h"
 #include "swap.h"
 
 /* Longest a reused connection's login waits for the server's verdict on
@@ -43,6 +45,16 @@ static void put_header(uint8_t *p, size_t len, uint8_t seq)
 	p[1] = (uint8_t)(len >> 8);
 	p[2] = (uint8_t)(len >> 16);
 	p[3] = seq;
+}
+
+/* Writes p[0..n) to the peer, unless the program closed that number
+ * behind the shim's back (it may be another file now). 0, or -1. */
+static int to_peer(struct twp_myl *m, const uint8_t *p, size_t n)
+{
+	struct twp_slot *ps = m->peer >= 0 ? twp_slot(m->peer) : NULL;
+	if (!ps || twp_kind(atomic_load(&ps->st)) != TWP_FD_PRIVATE || ps->conn)
+		return -1;
+	return twp_real.send(m->peer, p, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n ? 0 : -1;
 }
 
 static void drop_peer(struct twp_myl *m)
@@ -104,6 +116,17 @@ static long recv_packet(int fd, uint8_t *p, size_t cap, uint64_t deadline)
 	return (long)n;
 }
 
+/* The handout failed (a refused login, an answer this shim cannot follow,
+ * a login it must not carry): the program reads what the peer holds, then
+ * EOF, as from a server that closed; its writes fail; the connection is
+ * closed when the program closes. */
+static void fail(struct twp_slot *s, struct twp_myl *m, enum twp_reason why)
+{
+	twp_slot_nopool(s, why);
+	drop_peer(m);
+	m->phase = TWP_MYL_FAILED;
+}
+
 /* The login's OK kept with the login, for the next equal one. */
 static void keep_ok(struct twp_myl *m, const uint8_t *pkt, size_t n)
 {
@@ -126,12 +149,14 @@ static int relay(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m, uint
 {
 	for (;;) {
 		pkt[3] = (uint8_t)(pkt[3] + m->shift);
-		if (twp_real.send(m->peer, pkt, 4 + (size_t)got, MSG_NOSIGNAL | MSG_DONTWAIT) != 4 + got)
+		if (to_peer(m, pkt, 4 + (size_t)got) < 0)
 			return -1;
-		if (pkt[4] == 0x00 || pkt[4] == 0xff) {
-			if (pkt[4] == 0xff)
-				twp_slot_nopool(s, TWP_MY_R_LOGIN);
-			else if (m->shift == (int8_t)-1)
+		if (pkt[4] == 0xff) { /* refused: the program reads the ERR, then EOF */
+			fail(s, m, TWP_MY_R_LOGIN);
+			return 0;
+		}
+		if (pkt[4] == 0x00) {
+			if (m->shift == (int8_t)-1)
 				keep_ok(m, pkt, 4 + (size_t)got);
 			m->phase = TWP_MYL_ANSWERED;
 			return 0;
@@ -187,6 +212,74 @@ static int exchange(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
 	return relay(s, c, m, pkt, sizeof(pkt), got, deadline);
 }
 
+/* A fresh connection to c's server, or -1. */
+static int dial(const struct twp_conn *c, uint64_t deadline)
+{
+	int fd = twp_real.socket(c->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), err = 1;
+	socklen_t len = sizeof(err);
+	uint64_t now = twp_now_ms();
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	if (fd < 0)
+		return -1;
+	if ((twp_real.connect(fd, (const struct sockaddr *)&c->peer, c->peerlen) == 0 ||
+	     (errno == EINPROGRESS && now < deadline &&
+	      TWP_NEXT(poll)(&p, 1, (int)(deadline - now)) == 1)) &&
+	    twp_real.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && !err)
+		return fd;
+	twp_real.close(fd);
+	return -1;
+}
+
+/* fd becomes c's socket in place of the pooled one, which is closed. fd is
+ * consumed either way. 0, or -1 (c has no socket then). */
+static int adopt(struct twp_conn *c, int fd)
+{
+	twp_privfd_close(c);
+	enum twp_reason why = twp_privfd_move(fd, c, 1);
+	twp_real.close(fd);
+	c->nonblock = 1;
+	return why == TWP_R_NONE ? 0 : -1;
+}
+
+/* A login the pooled connection cannot carry (other client capabilities:
+ * the server keeps the first login's) goes to a fresh connection instead.
+ * Its greeting is read here; the login goes to it asking for no plugin and
+ * carrying no proof; the server's auth switch, with the fresh scramble, is
+ * passed to the program, which answers it (the same sequence numbers). The
+ * fresh connection becomes c's. TLS cannot be carried so: -1. */
+static int fresh_login(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
+{
+	struct twp_my_login l;
+	uint8_t req[4 + TWP_MYL_LOGIN + 32], pkt[1024];
+	uint64_t deadline = twp_now_ms() + TWP_MYL_WAIT_MS;
+	long got;
+	if (twp_mysql_login_parse(m->login + 4, m->login_n - 4u, &l) < 0 ||
+	    l.caps & TWP_MY_CLIENT_SSL)
+		return -1;
+	size_t n = twp_mysql_login_unanswered(&l, m->login + 4, req + 4, sizeof(req) - 4);
+	int fd = n ? dial(c, deadline) : -1;
+	if (fd < 0)
+		return -1;
+	put_header(req, n, 1);
+	if ((got = recv_packet(fd, pkt, sizeof(pkt), deadline)) < 1 || pkt[3] != 0 ||
+	    4 + (size_t)got > sizeof(m->greeting) || send_all(fd, req, 4 + n, deadline) < 0 ||
+	    twp_sockopt_replay(fd, c->opts) < 0) {
+		twp_real.close(fd);
+		return -1;
+	}
+	if (adopt(c, fd) < 0)
+		return -1;
+	memcpy(m->greeting, pkt, 4 + (size_t)got);
+	m->greeting_n = (uint16_t)(4 + got);
+	memcpy(m->caps, m->login + 4, 4);
+	memcpy(m->caps + 4, m->login + 4 + 28, 4);
+	m->accepted_n = 0;
+	m->shift = 0;
+	if ((got = recv_packet(c->fd, pkt, sizeof(pkt), deadline)) < 1)
+		return -1;
+	return relay(s, c, m, pkt, sizeof(pkt), got, deadline);
+}
+
 /* The program's answer in a relayed exchange, to the server, and what the
  * server says next, to the program. */
 static int relay_answer(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
@@ -225,6 +318,40 @@ static int take_packet(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m
 	return m->login_n >= 4 && m->login_n == want;
 }
 
+/* A login equal to the last one the server took here, naming a database:
+ * that database is selected again (COM_RESET_CONNECTION keeps a USE, and
+ * no scan of query texts sees every way to make one), then the program
+ * gets the kept OK (the database's own OK, which may carry session
+ * tracking, is read whole and only its kind looked at). 1, or 0 when the
+ * server must take the login. */
+static int answer_equal(struct twp_conn *c, struct twp_myl *m)
+{
+	struct twp_my_login l;
+	uint8_t req[4 + 1 + 256], pkt[1024];
+	uint64_t deadline = twp_now_ms() + TWP_MYL_WAIT_MS;
+	if (!m->fast || m->login_n != m->accepted_n || memcmp(m->login, m->accepted, m->login_n) ||
+	    twp_mysql_login_parse(m->login + 4, m->login_n - 4u, &l) < 0 || !l.db_len ||
+	    l.db_len > sizeof(req) - 5)
+		return 0;
+	req[4] = 0x02; /* COM_INIT_DB */
+	memcpy(req + 5, l.db, l.db_len);
+	put_header(req, 1 + l.db_len, 0);
+	if (send_all(c->fd, req, 5 + l.db_len, deadline) < 0 ||
+	    recv_packet(c->fd, pkt, sizeof(pkt), deadline) < 1 || pkt[3] != 1 || pkt[4] != 0x00)
+		return 0;
+	return to_peer(m, m->ok, m->ok_n) == 0;
+}
+
+/* The login's capabilities are those the connection was made with: the
+ * server keeps its first login's (COM_CHANGE_USER cannot change them), and
+ * they change what replies look like (FOUND_ROWS, MULTI_STATEMENTS,
+ * DEPRECATE_EOF, session tracking, TLS, MariaDB's extended ones). */
+static int same_caps(const struct twp_myl *m)
+{
+	return m->login_n >= 36 && !memcmp(m->login + 4, m->caps, 4) &&
+	       !memcmp(m->login + 4 + 28, m->caps + 4, 4);
+}
+
 /* The program's login or answer, whole: answered from the kept OK, or
  * through the server. When the server cannot be followed, the program sees
  * its server go away during the handshake. */
@@ -233,26 +360,33 @@ static void answer(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
 	int saved = errno, v = 0;
 	if (m->phase == TWP_MYL_RELAY)
 		v = relay_answer(s, c, m);
-	else if (m->fast && m->login_n == m->accepted_n && !memcmp(m->login, m->accepted, m->login_n) &&
-		 twp_real.send(m->peer, m->ok, m->ok_n, MSG_NOSIGNAL | MSG_DONTWAIT) == m->ok_n)
+	else if (!same_caps(m))
+		v = fresh_login(s, c, m) < 0 ? -2 : 0;
+	else if (answer_equal(c, m))
 		m->phase = TWP_MYL_ANSWERED;
 	else
 		v = exchange(s, c, m);
-	if (v < 0) {
-		twp_slot_nopool(s, TWP_R_PROTOCOL);
+	if (v == -2 && !atomic_exchange(&c->target->mysql_mixed, 1))
+		twp_log(TWP_LOG_WARN, "%s: a login (TLS) that neither the pooled connection nor a "
+			"fresh one can carry; no MySQL connection to it is handed out again, and this "
+			"one is closed", c->target->label);
+	else if (v < 0)
 		twp_log(TWP_LOG_WARN, "%s: the server's answer to a pooled connection's login "
 			"could not be followed; this connection is closed", c->target->label);
-		drop_peer(m);
-		m->phase = TWP_MYL_ANSWERED;
-	}
+	if (v < 0)
+		fail(s, m, TWP_R_PROTOCOL);
 	errno = saved;
 }
 
-/* The real connection takes the stand-in's place under fd. */
+/* The real connection takes the stand-in's place under fd, once the
+ * program has read all the stand-in holds (a program that writes its login
+ * and a command at once is not followed: its command fails). */
 static int go_live(int fd, struct twp_slot *s, struct twp_conn *c, struct twp_myl *m)
 {
 	uint32_t fl = twp_fd_flags(fd, atomic_load(&s->st));
-	if (!fl || twp_swap(fd, c->fd, c->nonblock, fl, s->ep, NULL) < 0)
+	int unread = -1;
+	if (!fl || twp_real.ioctl(fd, FIONREAD, &unread) < 0 || unread != 0 ||
+	    twp_swap(fd, c->fd, c->nonblock, fl, s->ep, NULL) < 0)
 		return -1;
 	c->nonblock = !!(fl & TWP_S_NONBLOCK);
 	drop_peer(m);
@@ -267,10 +401,14 @@ static void check_own_login(struct twp_slot *s, struct twp_myl *m, const struct 
 	uint8_t buf[TWP_MYL_LOGIN], cu[TWP_MYL_LOGIN + 16];
 	size_t got = twp_iov_copy(buf, sizeof(buf), iov, cnt);
 	struct twp_my_login l;
-	if (m->greeting_n < 4 || m->greeting_n != packet_len(m->greeting) || got < 4 ||
+	if (m->greeting_n < 4 || m->greeting_n != packet_len(m->greeting) || got < 36 ||
 	    packet_len(buf) != got || buf[3] != 1 || twp_mysql_login_parse(buf + 4, got - 4, &l) < 0 ||
-	    !l.plugin || !twp_mysql_change_user(&l, cu, sizeof(cu)))
+	    !l.plugin || !twp_mysql_change_user(&l, cu, sizeof(cu))) {
 		twp_slot_nopool(s, TWP_R_PROTOCOL);
+		return;
+	}
+	memcpy(m->caps, buf + 4, 4);
+	memcpy(m->caps + 4, buf + 4 + 28, 4);
 }
 
 static int keep_quit(struct twp_slot *s, struct twp_conn *c, struct twp_myl *m,
@@ -306,13 +444,14 @@ int twp_myl_write(int fd, struct twp_slot *s, const struct twp_io *io, ssize_t *
 			answer(s, c, m);
 		return 1;
 	case TWP_MYL_ANSWERED:
-		if (go_live(fd, s, c, m) < 0) {
-			twp_slot_nopool(s, TWP_R_ERROR);
-			errno = EPIPE;
-			*r = -1;
-			return 1;
-		}
-		break;
+		if (go_live(fd, s, c, m) == 0)
+			break;
+		fail(s, m, TWP_R_ERROR);
+		/* fall through */
+	case TWP_MYL_FAILED:
+		errno = EPIPE;
+		*r = -1;
+		return 1;
 	case TWP_MYL_OWN:
 		if (!c->written)
 			check_own_login(s, m, iov, cnt);
@@ -355,6 +494,14 @@ void twp_myl_read(struct twp_slot *s, const struct iovec *iov, int cnt, ssize_t 
 		return;
 	}
 	m->greeting_n = (uint16_t)(have + twp_iov_copy(m->greeting + have, (size_t)r, iov, cnt));
+}
+
+void twp_myl_duplicated(struct twp_slot *s)
+{
+	struct twp_myl *m = s->conn ? s->conn->myl : NULL;
+	if (m && (m->phase == TWP_MYL_GREETED || m->phase == TWP_MYL_RELAY ||
+		  m->phase == TWP_MYL_ANSWERED))
+		fail(s, m, TWP_R_SHARED);
 }
 
 int twp_myl_handout(int fd, struct twp_slot *s, struct twp_conn *c, uint32_t fdflags)

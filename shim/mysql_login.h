@@ -57,6 +57,8 @@ enum twp_myl_phase {
 	TWP_MYL_ANSWERED, /* the login's reply served: the real connection
 			   * goes under the fd at the next write */
 	TWP_MYL_LIVE,     /* the real connection is under the program's fd */
+	TWP_MYL_FAILED,   /* the login refused, or not carried: the program
+			   * reads what the stand-in holds, then EOF */
 };
 
 /* What a MySQL connection keeps across its uses (conn->myl). */
@@ -76,6 +78,8 @@ struct twp_myl {
 	uint8_t login[TWP_MYL_LOGIN];
 	uint8_t accepted[TWP_MYL_LOGIN];
 	uint8_t ok[TWP_MYL_OK];
+	uint8_t caps[8];      /* the first login's capabilities (its bytes 0-3)
+			       * and MariaDB's extended ones (28-31) */
 };
 
 /* The socket the program's fd stands for: a reused MySQL connection's
@@ -104,6 +108,12 @@ int twp_myl_write(int fd, struct twp_slot *s, const struct twp_io *io, ssize_t *
 /* After a write on fd left the call: a COM_QUIT kept back parks the
  * connection behind a closed stand-in, or is sent after all. Keeps errno. */
 void twp_myl_after_write(int fd, struct twp_slot *s);
+
+/* s's fd was duplicated: a copy of a stand-in not yet replaced by the
+ * real connection would talk to the shim's peer, which no one reads, and
+ * hang; the handout fails instead (the copies read what the stand-in
+ * holds, then EOF). */
+void twp_myl_duplicated(struct twp_slot *s);
 
 /* Hands c, from the pool, to the program under fd as a stand-in serving
  * c's greeting (fdflags: the program's fd flags): 0, or -1 with fd as it

@@ -27,6 +27,10 @@ struct twp_target {
 	/* The server spoke before the program wrote (conn.c): no connection
 	 * to it is parked or handed out again in this process. */
 	_Atomic int server_first;
+	/* A MySQL login with other capabilities than a pooled connection's
+	 * was seen (mysql_login.c): no MySQL connection to it is handed out
+	 * again in this process. */
+	_Atomic int mysql_mixed;
 	struct twp_conn *head[2], *tail[2]; /* [0] AF_INET sockets, [1] AF_INET6 */
 };
 

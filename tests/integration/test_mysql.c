@@ -164,6 +164,28 @@ Test(mysql, logins_of_another_auth_plugin_alternate)
 		     pooled, plain);
 }
 
+/* What a review of the pooling found, each a case of mysql-hazards.py run
+ * without the shim and under /mysql, expecting what the first run sees:
+ * - pipelined: a refused login with a query in the same write; the query
+ *   ran in the last user's session (CURRENT_USER() came back u1@%);
+ * - role: SET ROLE through EXECUTE IMMEDIATE, hidden from the codec's scan:
+ *   the role reached the next user, even one never granted it;
+ * - use: USE in an executable comment or EXECUTE IMMEDIATE: the next same
+ *   login got database d2;
+ * - caps: a login without FOUND_ROWS and MULTI_STATEMENTS after one with
+ *   them kept them (an UPDATE counted 1 row, two statements ran);
+ * - dup: a program working on a dup() of its socket waited for a reply
+ *   until its timeout (it now fails at once). */
+Test(mysql, what_the_review_found)
+{
+	const char *cases[] = { "pipelined", "role", "use", "caps", "dup" };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *args[] = { (char *)cases[i], NULL };
+		prog("mysql-hazards.py", args, NULL, "bad ");
+		prog("mysql-hazards.py", args, mysql_target(), "bad ");
+	}
+}
+
 /* Session state left by one connection (a USE, variables, sql_mode, a
  * temporary table, an open transaction, a row lock, GET_LOCK,
  * LAST_INSERT_ID, a prepared statement) is invisible to the next one of
