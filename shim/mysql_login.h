@@ -16,17 +16,26 @@
  * ERR for a wrong password) is written to the peer for the program as the
  * reply to its login. A switch to another plugin (ed25519,
  * caching_sha2_password) or a request for more is passed to the program,
- * whose answers go to the server, sequence numbers moved by one. At the program's first command the real connection
- * takes the stand-in's place (swap.h) and the peer is closed.
+ * whose answers go to the server, sequence numbers moved by one. At the
+ * program's first command, once it has read all the stand-in holds, the
+ * real connection takes the stand-in's place (swap.h) and the peer is
+ * closed.
  *
  * A login byte for byte equal to the last one the server took on that
- * connection is answered with that login's OK, without the server, unless
- * the last use may have changed the database (COM_RESET_CONNECTION, written
- * at park, resets everything else a login sets: variables, character set,
- * transactions, locks, temporary tables, prepared statements).
+ * connection, naming a database, is answered with that login's OK after a
+ * COM_INIT_DB of its database (COM_RESET_CONNECTION, written at park with
+ * SET ROLE NONE, resets everything else a login sets but keeps a USE).
+ *
+ * A login with other capabilities than the connection's first (the server
+ * keeps the first login's) goes to a fresh connection instead: sent asking
+ * for no plugin, it is answered with an auth switch carrying the fresh
+ * server's scramble, which is passed to the program. A login no connection
+ * can carry (TLS after a served greeting), a refused one, or an answer this
+ * shim cannot follow ends the handout (TWP_MYL_FAILED): the program reads
+ * what the stand-in holds, then EOF, and its writes fail.
  *
  * The program's COM_QUIT is not sent: the connection is parked at once
- * behind goodbye.c's closed stand-in, with COM_RESET_CONNECTION written so
+ * behind goodbye.c's closed stand-in, with the reset written so
  * transactions, locks and temporary tables go before the next user comes.
  *
  * First use: the greeting is kept as the program reads it, and the login is
